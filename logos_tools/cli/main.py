@@ -16,6 +16,9 @@ from logos_tools.errors import InputError, LogosError
 # so `logos --help` stays fast.
 SUBCOMMANDS: dict[str, str] = {
     "grammar": "logos_tools.cli.grammar:grammar",
+    "model": "logos_tools.cli.model:model",
+    "results": "logos_tools.cli.results:results",
+    "doctor": "logos_tools.cli.doctor:doctor",
 }
 
 

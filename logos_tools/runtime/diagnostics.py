@@ -6,6 +6,7 @@ import importlib.metadata
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -51,6 +52,7 @@ class Diagnosis(BaseModel):
     llama: LlamaBuild
     libraries: dict[str, str | None]
     build_hints: dict[str, str]
+    models: list[dict[str, Any]] = []
     notes: list[str]
 
 

@@ -161,6 +161,7 @@ class LlamaCppBackend(Backend):
         self._cache = _PromptCache()
         self._pieces: dict[int, bytes] = {}
         self._eog: np.ndarray | None = None
+        self.prompt_tokens_evaluated = 0  # prompt tokens decoded so far (cache hits add nothing)
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -287,6 +288,7 @@ class LlamaCppBackend(Backend):
             return cache.last_logits, cache.prompt_logprobs, True
         context.clear()
         self._cache = _PromptCache()
+        self.prompt_tokens_evaluated += len(prompt_ids)
         logprobs: list[float] = []
         last: FloatArray | None = None
         previous_row: FloatArray | None = None

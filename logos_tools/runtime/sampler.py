@@ -63,16 +63,48 @@ def log_softmax_at(logits: FloatArray, tokens: IntArray) -> npt.NDArray[np.float
     return result
 
 
-def _nucleus(scaled: npt.NDArray[np.float64], top_p: float) -> npt.NDArray[np.float64]:
-    """Probabilities over candidate columns (sorted descending) after the top-p cut, renormalised."""
-    shifted = scaled - scaled[:, :1]
-    probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
+def _nucleus(
+    scaled: npt.NDArray[np.float64], top_p: float, log_norm: npt.NDArray[np.float64] | None
+) -> npt.NDArray[np.float64]:
+    """Probabilities over candidate columns (sorted descending) after the top-p cut, renormalised.
+
+    ``log_norm`` is the log partition function over the whole vocabulary when the candidates are not
+    the whole support (no top-k); with top-k the candidates are the support, as in transformers.
+    """
+    if log_norm is None:
+        probs = np.exp(scaled - scaled[:, :1])
+        probs /= probs.sum(axis=1, keepdims=True)
+    else:
+        probs = np.exp(scaled - log_norm[:, None])
     if top_p < 1.0:
         mass_before = np.cumsum(probs, axis=1) - probs
         probs = np.where(mass_before < top_p, probs, 0.0)
-        probs /= probs.sum(axis=1, keepdims=True)
+    probs /= probs.sum(axis=1, keepdims=True)
     return probs
+
+
+def candidate_distribution(
+    logits: FloatArray, params: SamplingParams
+) -> tuple[IntArray, npt.NDArray[np.float64]]:
+    """Candidate token ids per row (most likely first) and their sampling probabilities after
+    temperature, top-k and top-p, for already-penalised ``logits`` (rows, vocab; masked = -inf).
+
+    Dead rows (every logit -inf) get all-zero probabilities.
+    """
+    vocab = logits.shape[1]
+    k = params.top_k if 0 < params.top_k < vocab else 0
+    log_norm: npt.NDArray[np.float64] | None = None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if k:
+            candidates = np.argpartition(logits, vocab - k, axis=1)[:, vocab - k :]
+        else:
+            candidates, log_norm = _candidates_covering_top_p(logits, params)
+        values = np.take_along_axis(logits, candidates, axis=1).astype(np.float64) / params.temperature
+        order = np.argsort(-values, axis=1, kind="stable")
+        ordered: IntArray = np.take_along_axis(candidates, order, axis=1).astype(np.int64)
+        values = np.take_along_axis(values, order, axis=1)
+        probs = np.nan_to_num(_nucleus(values, params.top_p, log_norm), nan=0.0)
+    return ordered, probs
 
 
 def sample_rows(
@@ -84,44 +116,36 @@ def sample_rows(
 
     Rows whose logits are all -inf get token -1 (nothing allowed: a grammar dead end).
     """
-    rows, vocab = logits.shape
+    rows = logits.shape[0]
     dead = ~np.isfinite(logits.max(axis=1))
     if params.temperature == 0:
         greedy: IntArray = logits.argmax(axis=1).astype(np.int64)
         greedy[dead] = -1
         return greedy
-    k = params.top_k if 0 < params.top_k < vocab else 0
-    if k:
-        candidates = np.argpartition(logits, vocab - k, axis=1)[:, vocab - k :]
-    else:
-        candidates = _candidates_covering_top_p(logits, params)
-    values = np.take_along_axis(logits, candidates, axis=1).astype(np.float64) / params.temperature
-    order = np.argsort(-values, axis=1, kind="stable")
-    candidates = np.take_along_axis(candidates, order, axis=1)
-    values = np.take_along_axis(values, order, axis=1)
-    with np.errstate(invalid="ignore"):
-        probs = _nucleus(values, params.top_p)
-    probs = np.nan_to_num(probs, nan=0.0)
+    candidates, probs = candidate_distribution(logits, params)
     cumulative = np.cumsum(probs, axis=1)
-    uniform: npt.NDArray[np.float64] = rng.random(size=rows)
+    uniform = np.asarray(rng.random(rows), dtype=np.float64)
     draws = uniform[:, None] * cumulative[:, -1:]
     picked = np.minimum((cumulative <= draws).sum(axis=1), candidates.shape[1] - 1)
-    tokens: IntArray = candidates[np.arange(rows), picked].astype(np.int64)
+    tokens: IntArray = candidates[np.arange(rows), picked]
     tokens[dead] = -1
     return tokens
 
 
-def _candidates_covering_top_p(logits: FloatArray, params: SamplingParams) -> IntArray:
-    """Without top-k, the smallest top-m (m growing x4) that holds ``top_p`` of every row's mass."""
+def _candidates_covering_top_p(
+    logits: FloatArray, params: SamplingParams
+) -> tuple[IntArray, npt.NDArray[np.float64]]:
+    """Without top-k: the smallest top-m (m growing x4) holding ``top_p`` of every row's mass, and
+    each row's log partition function over the whole vocabulary."""
     vocab = logits.shape[1]
     scaled = logits.astype(np.float64) / params.temperature
     peak = scaled.max(axis=1, keepdims=True)
-    total = np.exp(scaled - peak).sum(axis=1)
+    log_norm: npt.NDArray[np.float64] = np.log(np.exp(scaled - peak).sum(axis=1)) + peak[:, 0]
     m = min(256, vocab)
     while True:
         candidates = np.argpartition(logits, vocab - m, axis=1)[:, vocab - m :]
-        mass = np.exp(np.take_along_axis(scaled, candidates, axis=1) - peak).sum(axis=1) / total
-        if m == vocab or bool(np.all(mass >= params.top_p)):
+        mass = np.exp(np.take_along_axis(scaled, candidates, axis=1) - log_norm[:, None]).sum(axis=1)
+        if m == vocab or bool(np.all((mass >= params.top_p) | ~np.isfinite(log_norm))):
             found: IntArray = candidates.astype(np.int64)
-            return found
+            return found, log_norm
         m = min(m * 4, vocab)

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gguf
 import llama_cpp
 import pytest
 
-import gguf
 from logos_tools.errors import EncodeError, ProfileError
 from logos_tools.grammar.gbnf import (
     GBNF_NAMES,

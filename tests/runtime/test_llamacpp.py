@@ -18,7 +18,7 @@ from logos_tools.grammar.blocks import parse_blocks
 from logos_tools.grammar.profile import Profile
 from logos_tools.runtime.base import CancelToken, GenerationRequest, Progress, SamplingParams
 from logos_tools.runtime.llamacpp import LlamaCppBackend, LlamaCppOptions
-from tests.runtime.conftest import DEMO_HF, DEMO_Q8
+from tests.demo_model import DEMO_HF, DEMO_Q8
 
 MOLECULE = GenerationRequest(
     prompt="<MoleculeS>",
@@ -69,10 +69,18 @@ def test_a_long_prompt_is_evaluated_once_for_all_samples(demo_backend: LlamaCppB
 
 
 def test_more_samples_than_sequences_run_in_waves(demo_path: Path) -> None:
-    small = LlamaCppBackend(demo_path, name="demo", options=LlamaCppOptions(n_ctx=4096, n_seq_max=5, n_threads=2))
+    small = LlamaCppBackend(
+        demo_path, name="demo", options=LlamaCppOptions(n_ctx=4096, n_seq_max=5, n_threads=2)
+    )
     try:
         result = small.generate(
-            GenerationRequest(prompt="<MoleculeS>", n=11, stop=("<MoleculeE>",), max_new_tokens=64, sampling=SamplingParams(seed=1))
+            GenerationRequest(
+                prompt="<MoleculeS>",
+                n=11,
+                stop=("<MoleculeE>",),
+                max_new_tokens=64,
+                sampling=SamplingParams(seed=1),
+            )
         )
         assert len(result.samples) == 11
         assert sum(s.finish_reason == "stop" for s in result.samples) >= 8
@@ -81,9 +89,14 @@ def test_more_samples_than_sequences_run_in_waves(demo_path: Path) -> None:
 
 
 def test_grammar_constrains_every_sample(demo_backend: LlamaCppBackend) -> None:
-    grammar = 'root ::= [CNO()=]+ <MoleculeE>'
+    grammar = "root ::= [CNO()=]+ <MoleculeE>"
     request = GenerationRequest(
-        prompt="<MoleculeS>", n=8, stop=("<MoleculeE>",), max_new_tokens=64, grammar=grammar, sampling=SamplingParams(seed=3)
+        prompt="<MoleculeS>",
+        n=8,
+        stop=("<MoleculeE>",),
+        max_new_tokens=64,
+        grammar=grammar,
+        sampling=SamplingParams(seed=3),
     )
     for sample in demo_backend.generate(request).samples:
         body = sample.text.removesuffix("<MoleculeE>")
@@ -106,7 +119,9 @@ def test_progress_is_reported_and_cancel_stops_between_steps(demo_backend: Llama
 
 
 def test_a_passed_deadline_ends_samples_with_reason_deadline(demo_backend: LlamaCppBackend) -> None:
-    request = GenerationRequest(prompt="<MoleculeS>", n=4, stop=("<MoleculeE>",), deadline=time.monotonic() - 1)
+    request = GenerationRequest(
+        prompt="<MoleculeS>", n=4, stop=("<MoleculeE>",), deadline=time.monotonic() - 1
+    )
     assert {s.finish_reason for s in demo_backend.generate(request).samples} == {"deadline"}
 
 
@@ -119,7 +134,13 @@ def test_unknown_stop_tag_and_oversized_request_are_input_errors(demo_backend: L
 
 def test_two_threads_calling_at_once_both_get_their_own_answers(demo_backend: LlamaCppBackend) -> None:
     requests = [
-        GenerationRequest(prompt="<MoleculeS>", n=8, stop=("<MoleculeE>",), max_new_tokens=64, sampling=SamplingParams(seed=s))
+        GenerationRequest(
+            prompt="<MoleculeS>",
+            n=8,
+            stop=("<MoleculeE>",),
+            max_new_tokens=64,
+            sampling=SamplingParams(seed=s),
+        )
         for s in (11, 12)
     ]
     expected = [[s.text for s in demo_backend.generate(r).samples] for r in requests]
@@ -137,14 +158,19 @@ def test_two_threads_calling_at_once_both_get_their_own_answers(demo_backend: Ll
 
 
 def test_whole_text_perplexity_matches_transformers_on_the_demo_weights(demo_path: Path) -> None:
-    text_prompt, answer = "<MoleculeS>CC(=O)Oc1ccccc1C(=O)O<MoleculeE><ReverseReact>", "<MoleculeS>CC(=O)O<MoleculeE>"
-    backend = LlamaCppBackend(demo_path, name="demo", options=LlamaCppOptions(n_ctx=2048, f32_kv=True, n_threads=2))
+    text_prompt, answer = (
+        "<MoleculeS>CC(=O)Oc1ccccc1C(=O)O<MoleculeE><ReverseReact>",
+        "<MoleculeS>CC(=O)O<MoleculeE>",
+    )
+    backend = LlamaCppBackend(
+        demo_path, name="demo", options=LlamaCppOptions(n_ctx=2048, f32_kv=True, n_threads=2)
+    )
     try:
         (ours,) = backend.score([(text_prompt, answer)])
     finally:
         backend.close()
     tokenizer = AutoTokenizer.from_pretrained(DEMO_HF)
-    model = LlamaForCausalLM.from_pretrained(DEMO_HF, dtype=torch.float32).eval()
+    model = LlamaForCausalLM.from_pretrained(DEMO_HF, dtype=torch.float32)
     ids = tokenizer(text_prompt + answer, return_tensors="pt").input_ids
     assert ids[0].tolist() == ours.token_ids
     with torch.no_grad():
@@ -164,6 +190,8 @@ def test_the_quantized_demo_model_generates_on_this_cpu() -> None:
         "r = b.generate(GenerationRequest(prompt='<MoleculeS>', n=4, stop=('<MoleculeE>',), max_new_tokens=64, sampling=SamplingParams(seed=1)))\n"
         "print(sum(len(s.token_ids) for s in r.samples))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, f"exit {done.returncode} (139 = segfault): {done.stderr[-2000:]}"
     assert int(done.stdout.strip()) > 4

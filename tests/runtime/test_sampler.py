@@ -24,7 +24,7 @@ def _reference_probs(logits: np.ndarray, seen: list[list[int]], params: Sampling
         steps.append(TopKLogitsWarper(params.top_k))
     processors = LogitsProcessorList([*steps, TopPLogitsWarper(params.top_p)])
     width = max(len(s) for s in seen)
-    ids = torch.tensor([s + [s[0]] * (width - len(s)) for s in seen])
+    ids = torch.LongTensor([s + [s[0]] * (width - len(s)) for s in seen])
     scores = processors(ids, torch.tensor(logits, dtype=torch.float32))
     return torch.softmax(scores.double(), dim=-1).numpy()
 

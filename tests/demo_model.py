@@ -1,0 +1,7 @@
+"""Paths of the shipped demo model, for tests that run the real runtime."""
+
+from logos_tools.shipped import gguf_dir
+
+DEMO_F16 = gguf_dir() / "demo" / "logos-demo-f16.gguf"
+DEMO_Q8 = gguf_dir() / "demo" / "logos-demo-q8_0.gguf"
+DEMO_HF = gguf_dir() / "demo" / "hf"
