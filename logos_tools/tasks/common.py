@@ -117,6 +117,7 @@ class TaskResult(BaseModel):
     run: RunReport
     invalid_samples: list[InvalidSample] = []
     result_id: str | None = None
+    job_id: str | None = None  # set when a time budget cut the call: poll get_job for the full result
 
 
 @dataclass
