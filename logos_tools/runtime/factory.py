@@ -48,7 +48,9 @@ def open_backend(settings: Settings, model: str | None = None) -> Backend:
     from logos_tools.runtime.llamacpp import LlamaCppBackend, LlamaCppOptions
 
     resolved = ModelRegistry.from_settings(settings).resolve(model or settings.model)
-    options = LlamaCppOptions(n_ctx=settings.n_ctx, n_threads=settings.threads, n_gpu_layers=settings.n_gpu_layers)
+    options = LlamaCppOptions(
+        n_ctx=settings.n_ctx, n_threads=settings.threads, n_gpu_layers=settings.n_gpu_layers
+    )
     key = ("llamacpp", str(resolved.path), options)
     with _LOCK:
         if key not in _OPEN:

@@ -264,10 +264,17 @@ class OpenAICompatibleBackend(Backend):
             )
         text_length = len(prefix + continuation)
         count = sum(1 for offset in offsets if offset < text_length) or len(values)
-        prompt_values = [float(v) if v is not None else 0.0 for v in values[:count]]
-        answer_start = next((i for i, offset in enumerate(offsets[:count]) if offset >= len(prefix)), count)
+        starts_answer = next((i for i, offset in enumerate(offsets[:count]) if offset >= len(prefix)), count)
+        if values[0] is None:
+            # vLLM style: the first echoed token is the unconditioned start (like a BOS); drop it.
+            logprobs = [float(v) for v in values[1:count]]
+            return ScoreResult(
+                token_ids=list(range(count)), token_logprobs=logprobs, answer_start=starts_answer
+            )
+        # llama.cpp style: BOS is not echoed, the first text token is already conditioned on it.
+        logprobs = [float(v) for v in values[:count]]
         return ScoreResult(
-            token_ids=list(range(count)), token_logprobs=prompt_values[1:], answer_start=answer_start
+            token_ids=list(range(count + 1)), token_logprobs=logprobs, answer_start=starts_answer + 1
         )
 
 

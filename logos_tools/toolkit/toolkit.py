@@ -21,25 +21,12 @@ from logos_tools.tasks.common import ProgressReporter, SamplingOptions, TaskCont
 from logos_tools.tasks.retrosynthesis import RetrosynthesisResult, retrosynthesis
 from logos_tools.toolkit.calls import current_scope
 from logos_tools.toolkit.jobs import JobManager, JobStatus
+from logos_tools.toolkit.names import TOOL_NAMES
 from logos_tools.toolkit.params import Seed, Temperature, TimeBudget
 from logos_tools.toolkit.validation import tool
 
 ResultT = TypeVar("ResultT", bound=TaskResult)
 
-TOOL_NAMES = (
-    "retrosynthesis",
-    "predict_reaction",
-    "find_binding_sites",
-    "design_ligands",
-    "generate_molecules",
-    "generate_mofs",
-    "score_protein_variants",
-    "complete_sequence",
-    "score_objects",
-    "complete_grammar",
-    "list_models",
-    "get_job",
-)
 JOB_TIME_BUDGET_S = 3600.0  # a background job may run this long before it returns what it has
 
 
