@@ -12,6 +12,7 @@ own parser (llama-cpp-python, imported only there).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,29 @@ def gbnf_literal(text: str) -> str:
     return f'"{escaped}"'
 
 
+def gbnf_token(tag: str) -> str:
+    """A GBNF token reference: matches exactly the single vocabulary token ``tag`` (needs the model's
+    vocabulary to compile), so a model cannot spell a tag out of ordinary pieces."""
+    return tag
+
+
+_QUOTED_OR_COMMENT = re.compile(r'"(?:\\.|[^"\\])*"|#[^\n]*')
+_TOKEN_REFERENCE = re.compile(r"<[A-Za-z|_/][A-Za-z0-9|_/]*>")
+
+
+def token_references_as_literals(grammar: str) -> str:
+    """The grammar with every token reference turned into a quoted literal of the same text, for
+    syntax checks without a vocabulary."""
+    pieces: list[str] = []
+    last = 0
+    for match in _QUOTED_OR_COMMENT.finditer(grammar):
+        pieces.append(_TOKEN_REFERENCE.sub(lambda m: gbnf_literal(m.group()), grammar[last : match.start()]))
+        pieces.append(match.group())
+        last = match.end()
+    pieces.append(_TOKEN_REFERENCE.sub(lambda m: gbnf_literal(m.group()), grammar[last:]))
+    return "".join(pieces)
+
+
 def load_gbnf(name: GbnfName, profile: Profile) -> str:
     """The shipped grammar ``name`` with its tag literals set to ``profile``'s tags.
 
@@ -48,8 +72,8 @@ def load_gbnf(name: GbnfName, profile: Profile) -> str:
     text = path.read_text(encoding="utf-8")
     source = load_profile(_SOURCE_PROFILE)
     for kind, (start, end) in source.tags.items():
-        text = text.replace(gbnf_literal(start), gbnf_literal(profile.start(kind)))
-        text = text.replace(gbnf_literal(end), gbnf_literal(profile.end(kind)))
+        text = text.replace(gbnf_token(start), gbnf_token(profile.start(kind)))
+        text = text.replace(gbnf_token(end), gbnf_token(profile.end(kind)))
     return text
 
 
@@ -72,14 +96,15 @@ def pocket_answer_gbnf(sequence: str, profile: Profile) -> str:
     opened = profile.task("binding_site").prompt.endswith(protein_start)
     lines = [f"# Pocket-marked answer for a {len(checked)}-residue sequence (generated)."]
     chunks = [checked[i : i + _RESIDUES_PER_RULE] for i in range(0, len(checked), _RESIDUES_PER_RULE)]
-    head = "" if opened else gbnf_literal(protein_start) + " "
+    head = "" if opened else gbnf_token(protein_start) + " "
     body = " ".join(f"part{i}" for i in range(len(chunks)))
-    lines.append(f"root ::= {head}{body} {gbnf_literal(protein_end)}")
+    lines.append(f"root ::= {head}{body} {gbnf_token(protein_end)}")
     lines += [
         f"part{i} ::= " + " ".join(f"res-{letter}" for letter in chunk) for i, chunk in enumerate(chunks)
     ]
     lines += [
-        f"res-{letter} ::= {gbnf_literal(letter)} | {gbnf_literal(pocket_start + letter + pocket_end)}"
+        f"res-{letter} ::= {gbnf_literal(letter)} | "
+        f"{gbnf_token(pocket_start)} {gbnf_literal(letter)} {gbnf_token(pocket_end)}"
         for letter in sorted(set(checked))
     ]
     return "\n".join(lines) + "\n"
@@ -103,7 +128,11 @@ def check_gbnf(grammar: str, *, root: str = "root") -> None:
     LlamaGrammar.from_string(grammar, verbose=False)
     messages: list[str] = []
     with _stderr_into(messages):
-        sampler = llama_cpp.llama_sampler_init_grammar(None, grammar.encode("utf-8"), root.encode("utf-8"))
+        # Without a vocabulary llama.cpp cannot resolve token references: check them as literals.
+        syntax_only = token_references_as_literals(grammar)
+        sampler = llama_cpp.llama_sampler_init_grammar(
+            None, syntax_only.encode("utf-8"), root.encode("utf-8")
+        )
     if not sampler:
         reason = " ".join("".join(messages).split()) or "no message"
         raise ProfileError(f"llama.cpp rejects the GBNF grammar: {reason[:300]}. Fix the grammar text.")

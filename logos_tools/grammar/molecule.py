@@ -80,7 +80,11 @@ def rdkit_errors() -> Iterator[list[str]]:
         try:
             yield lines
         finally:
-            lines.extend(_TIMESTAMP.sub("", line) for line in capture.messages.splitlines() if line.strip())
+            try:
+                messages = capture.messages
+            except UnicodeDecodeError:  # RDKit echoes the input, which may hold bytes that are not UTF-8
+                messages = "SMILES Parse Error: the text holds characters RDKit cannot read"
+            lines.extend(_TIMESTAMP.sub("", line) for line in messages.splitlines() if line.strip())
 
 
 def rdkit_reason(lines: list[str], fallback: str = "RDKit cannot read it") -> str:

@@ -28,4 +28,6 @@ def molecule_set_problem(answer: MoleculeSetAnswer) -> str | None:
         return f"invalid SMILES {first.input!r}: {first.reason}"
     if not answer.molecules:
         return "no molecule block in the answer"
+    if answer.stray:
+        return f"text outside the molecule blocks: {answer.stray[0][:60]!r}"
     return None

@@ -88,6 +88,13 @@ class SamplingReport(BaseModel):
     constrained: bool = False
 
 
+class MoleculeRef(BaseModel):
+    """One molecule of an answer (results keep molecules as objects with a ``smiles`` key, which the
+    exports look for)."""
+
+    smiles: str = Field(description="Canonical SMILES.")
+
+
 class InvalidSample(BaseModel):
     """A sample that could not be used, kept with its reason (never dropped silently)."""
 

@@ -110,8 +110,8 @@ def test_shipped_grammars_follow_the_profiles_tags(profile: Profile) -> None:
     tags = {**profile.tags, "molecule": ("<Mol>", "</Mol>")}
     renamed = profile.model_copy(update={"tags": tags})
     grammar = load_gbnf("molecule_set", renamed)
-    assert '"<Mol>"' in grammar
-    assert '"</Mol>"' in grammar
+    assert "<Mol>" in grammar
+    assert "</Mol>" in grammar
     assert "<MoleculeS>" not in grammar
     check_gbnf(grammar)
 
@@ -142,16 +142,16 @@ def test_pocket_answer_grammar_follows_the_input_letter_by_letter(
     profile: Profile, vocab: tuple[Any, list[str]]
 ) -> None:
     constrained = _Constrained(vocab, pocket_answer_gbnf("MKTLAV", profile))
-    assert constrained.allowed() == {"M", "MK", "<PocketS>", "<"}  # "<" could spell the tag byte by byte
+    assert constrained.allowed() == {"M", "MK", "<PocketS>"}  # token references: no spelled-out tags
     constrained.accept("MK")
-    assert constrained.allowed() == {"T", "TL", "<PocketS>", "<"}
+    assert constrained.allowed() == {"T", "TL", "<PocketS>"}
     constrained.accept("<PocketS>")
     assert constrained.allowed() == {"T"}
     constrained.accept("T")
-    assert constrained.allowed() == {"<PocketE>", "<"}
+    assert constrained.allowed() == {"<PocketE>"}
     for token in ("<PocketE>", "L", "A", "V"):
         constrained.accept(token)
-    assert constrained.allowed() == {"<ProteinE>", "<"}
+    assert constrained.allowed() == {"<ProteinE>"}
     constrained.accept("<ProteinE>")
     assert constrained.allowed() == {"<|end_of_text|>"}
 
@@ -161,8 +161,8 @@ def test_pocket_answer_grammar_opens_the_protein_when_the_prompt_does_not(profil
         update={"prompt": "<ProteinS>{sequence}<ProteinE><Search>"}
     )
     open_prompt = profile.model_copy(update={"tasks": {**profile.tasks, "binding_site": task}})
-    assert pocket_answer_gbnf("MK", open_prompt).splitlines()[1] == 'root ::= "<ProteinS>" part0 "<ProteinE>"'
-    assert pocket_answer_gbnf("MK", profile).splitlines()[1] == 'root ::= part0 "<ProteinE>"'
+    assert pocket_answer_gbnf("MK", open_prompt).splitlines()[1] == "root ::= <ProteinS> part0 <ProteinE>"
+    assert pocket_answer_gbnf("MK", profile).splitlines()[1] == "root ::= part0 <ProteinE>"
 
 
 def test_pocket_answer_grammar_rejects_an_invalid_input_sequence(profile: Profile) -> None:
