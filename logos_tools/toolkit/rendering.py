@@ -1,0 +1,473 @@
+"""A plain-text account of every tool result, complete on its own.
+
+Some hosts show the model only a tool's text block, others only its structured JSON. The MCP server
+and the LangChain tools put ``render_text(result)`` next to the structured result, so the text must
+carry what an agent needs to act: the top candidates with their numbers, counts and validity, whether
+the run was cut short (and the job that finishes it), the demo-model warning and the result id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from logos_tools.tasks.binding_site import BindingSiteResult
+from logos_tools.tasks.common import InvalidSample, TaskResult
+from logos_tools.tasks.completion import GrammarCompletionResult
+from logos_tools.tasks.forward_reaction import ReactionPredictionResult
+from logos_tools.tasks.ligand_design import LigandDesignResult
+from logos_tools.tasks.mof_generation import MOFGenerationResult
+from logos_tools.tasks.molecule_generation import MoleculeGenerationResult
+from logos_tools.tasks.molecule_sampling import GeneratedMolecule, MoleculeBatchResult
+from logos_tools.tasks.protein_variants import SequenceCompletionResult, VariantScoringResult
+from logos_tools.tasks.retrosynthesis import RetrosynthesisResult
+from logos_tools.tasks.scoring import ScoringResult
+from logos_tools.toolkit.jobs import JobStatus
+
+MAX_ITEMS = 10  # candidates listed in full; the rest are counted and left to the structured result
+MAX_TEXT = 300  # characters of one free-text sample shown
+
+R = TypeVar("R", bound=TaskResult)
+_Body = Callable[[Any], list[str]]
+_BODIES: dict[type[TaskResult], _Body] = {}
+
+
+def _body(result_type: type[R]) -> Callable[[Callable[[R], list[str]]], Callable[[R], list[str]]]:
+    def register(render: Callable[[R], list[str]]) -> Callable[[R], list[str]]:
+        _BODIES[result_type] = render
+        return render
+
+    return register
+
+
+def render_text(result: object) -> str:
+    """A readable, self-contained summary of a tool result (task result, job status, model list).
+
+    Raises nothing for unknown types: they are rendered as JSON, which is complete if not pretty.
+    """
+    if isinstance(result, TaskResult):
+        return _render_task(result)
+    if isinstance(result, JobStatus):
+        return _render_job(result)
+    if isinstance(result, (list, tuple)):
+        if not result:
+            return "No entries."
+        return "\n".join(_render_item(item) for item in result)
+    if isinstance(result, BaseModel):
+        return result.model_dump_json(indent=2)
+    return json.dumps(result, indent=2, default=str)
+
+
+# -- shared pieces ---------------------------------------------------------------------------------
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}g}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def _clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _more(total: int, shown: int, what: str) -> list[str]:
+    if total <= shown:
+        return []
+    return [f"  ... and {total - shown} more {what} in the structured result (stored under the result id)."]
+
+
+def _listed(items: Sequence[Any], line: Callable[[Any], str], what: str) -> list[str]:
+    lines = [line(item) for item in items[:MAX_ITEMS]]
+    return lines + _more(len(items), len(lines), what)
+
+
+def _title(result: TaskResult) -> str:
+    name = type(result).__name__.removesuffix("Result")
+    spaced = "".join(" " + c.lower() if c.isupper() and i else c for i, c in enumerate(name))
+    return spaced.strip().capitalize()
+
+
+def _render_task(result: TaskResult) -> str:
+    body: _Body = _generic_body
+    for klass in type(result).__mro__:
+        if klass in _BODIES:
+            body = _BODIES[klass]
+            break
+    lines = [f"{_title(result)}:"]
+    lines += body(result)
+    lines += _footer(result)
+    return "\n".join(lines)
+
+
+def _footer(result: TaskResult) -> list[str]:
+    run, sampling, model = result.run, result.sampling, result.model
+    lines = [
+        f"Samples: {run.samples_drawn} drawn of {run.samples_requested} requested, {run.valid} valid, "
+        f"{run.invalid} invalid; {run.elapsed_s:.1f} s, {run.generated_tokens} generated tokens.",
+        f"Sampling: temperature {sampling.temperature:g}, top_p {sampling.top_p:g}, top_k {sampling.top_k}, "
+        f"repetition penalty {sampling.repetition_penalty:g}, seed {sampling.seed}"
+        + (", grammar-constrained" if sampling.constrained else "")
+        + " (pass the same seed to repeat this run).",
+    ]
+    lines += _invalid_summary(result.invalid_samples)
+    if run.partial:
+        reason = run.partial_reason or "a budget"
+        line = f"PARTIAL result: {reason} ended the run before every sample was drawn."
+        if result.job_id:
+            line += (
+                f" The full run continues in the background as job {result.job_id}: call get_job with "
+                f"job_id '{result.job_id}' to check on it and fetch the complete result."
+            )
+        lines.append(line)
+    sha = f", sha256 {model.sha256[:12]}" if model.sha256 else ""
+    lines.append(f"Model: {model.name} ({model.backend}{sha}).")
+    if model.is_demo:
+        lines.append(f"DEMO MODEL: {model.note}" if model.note else "DEMO MODEL: results are not meaningful.")
+    if result.result_id:
+        lines.append(f"Result id: {result.result_id} (later calls and exports can refer to it).")
+    return lines
+
+
+def _invalid_summary(invalid: Sequence[InvalidSample]) -> list[str]:
+    if not invalid:
+        return []
+    reasons = Counter(_clip(sample.reason, 120) for sample in invalid)
+    top = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(3))
+    rest = len(reasons) - 3
+    return [f"Invalid samples: {len(invalid)} ({top}{f'; {rest} other reasons' if rest > 0 else ''})."]
+
+
+def _generic_body(result: TaskResult) -> list[str]:
+    """Any task result without its own renderer: every field but the shared ones, as compact JSON."""
+    shared = set(TaskResult.model_fields)
+    data = result.model_dump(mode="json", exclude=shared)
+    return [f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in data.items()]
+
+
+def _render_item(item: object) -> str:
+    if isinstance(item, BaseModel):
+        fields = item.model_dump(mode="json", exclude_none=True)
+        name = fields.pop("name", None)
+        details = ", ".join(
+            f"{key}={_short(value)}" for key, value in fields.items() if value not in ("", [])
+        )
+        return f"- {name}: {details}" if name is not None else f"- {details}"
+    return f"- {json.dumps(item, default=str)}"
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return _clip(text, 160)
+
+
+def _render_job(job: JobStatus) -> str:
+    lines = [f"Job {job.job_id} ({job.tool}): {job.status}, {job.elapsed_s:.1f} s elapsed."]
+    if job.status == "running":
+        done = (
+            f"{job.progress:g}" + (f"/{job.total:g}" if job.total else "")
+            if job.progress is not None
+            else None
+        )
+        if job.message or done:
+            lines.append(f"Progress: {job.message or done}.")
+        lines.append("Call get_job again later with the same job_id (or cancel=true to stop it).")
+    if job.error:
+        lines.append(f"Error: {job.error}")
+    if job.status == "cancelled":
+        lines.append("The job was cancelled; the partial result stays stored under its own result id.")
+    if job.result_id:
+        lines.append(f"Complete result id: {job.result_id}.")
+    if job.result is not None:
+        typed = _typed_job_result(job.tool, job.result)
+        lines.append(render_text(typed) if typed is not None else json.dumps(job.result, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def _typed_job_result(tool: str, data: dict[str, Any]) -> TaskResult | None:
+    """The job's result as the tool's own result type, so it renders like the tool's answer."""
+    from typing import get_type_hints
+
+    from logos_tools.toolkit.toolkit import Toolkit  # the toolkit module imports task modules; keep it late
+
+    method = getattr(Toolkit, tool, None)
+    if method is None:
+        return None
+    result_type = get_type_hints(method).get("return")
+    if not (isinstance(result_type, type) and issubclass(result_type, TaskResult)):
+        return None
+    try:
+        return result_type.model_validate(data)
+    except ValidationError:
+        return None
+
+
+# -- molecules -------------------------------------------------------------------------------------
+def _molecule_line(molecule: GeneratedMolecule) -> str:
+    props = molecule.properties
+    facts = [
+        f"x{molecule.count}",
+        f"ppl {_num(molecule.perplexity)}",
+        f"QED {props.qed:.2f}",
+        f"SA {props.sa_score:.1f}",
+        f"MW {props.mw:.0f}",
+        f"cLogP {props.logp:.1f}",
+    ]
+    if molecule.novel is not None:
+        facts.append("novel" if molecule.novel else "known")
+    alerts = props.pains_alerts + props.brenk_alerts
+    if alerts:
+        facts.append("alerts: " + ", ".join(alerts[:3]) + ("..." if len(alerts) > 3 else ""))
+    if molecule.filter_failures:
+        facts.append("misses " + "; ".join(molecule.filter_failures))
+    return f"  {molecule.rank}. {molecule.smiles}  ({', '.join(facts)})"
+
+
+def _molecule_batch(result: MoleculeBatchResult) -> list[str]:
+    novelty = f", novelty {_pct(result.novelty)}" if result.novelty is not None else ""
+    lines = [
+        f"{len(result.molecules)} distinct molecules pass the filters ({result.num_molecules} asked for); "
+        f"validity {_pct(result.validity)}, uniqueness {_pct(result.uniqueness)}{novelty} "
+        f"(novelty reference: {result.novelty_reference}).",
+    ]
+    report = result.filter_report
+    if report.active:
+        misses = ", ".join(f"{key} {count}" for key, count in report.failures_by_limit.items())
+        limits = report.filters.model_dump(exclude_none=True)
+        lines.append(
+            f"Filters {json.dumps(limits)}: {report.passed} passed, {report.failed} failed"
+            + (f" (misses by limit: {misses})" if misses else "")
+            + "."
+        )
+    if result.molecules:
+        lines.append(f"Molecules ({result.ranking}):")
+        lines += _listed(result.molecules, _molecule_line, "molecules")
+    else:
+        lines.append("No molecule passed every check.")
+    if result.rejected_molecules:
+        lines.append("Valid molecules rejected by the filters:")
+        shown = result.rejected_molecules[:5]
+        lines += [_molecule_line(molecule) for molecule in shown]
+        lines += _more(len(result.rejected_molecules), len(shown), "rejected molecules")
+    return lines
+
+
+@_body(MoleculeGenerationResult)
+def _molecule_generation(result: MoleculeGenerationResult) -> list[str]:
+    lines = [f"Prefix: {result.prefix!r}."] if result.prefix else []
+    return lines + _molecule_batch(result)
+
+
+@_body(LigandDesignResult)
+def _ligand_design(result: LigandDesignResult) -> list[str]:
+    pocket = result.pocket
+    where = f"chain {pocket.chain}, " if pocket.chain else ""
+    numbers = f" (residue numbers {', '.join(pocket.residue_numbers)})" if pocket.residue_numbers else ""
+    ligand = f", defined by ligand {pocket.ligand}" if pocket.ligand else ""
+    cutoff = f" within {pocket.cutoff_angstrom:g} Å" if pocket.cutoff_angstrom else ""
+    lines = [
+        f"Pocket from {pocket.source}{ligand}{cutoff}: {where}{len(pocket.positions)} residues "
+        f"'{pocket.pocket}' at positions {_positions(pocket.positions)}{numbers}; protein length "
+        f"{len(pocket.sequence)}; prompt form '{result.prompt_variant}'.",
+    ]
+    if result.reference_ligand:
+        lines.append(f"Reference ligand: {result.reference_ligand}.")
+    return lines + _molecule_batch(result)
+
+
+def _positions(positions: Sequence[int]) -> str:
+    shown = ", ".join(str(p) for p in positions[:40])
+    return shown + (f", ... ({len(positions)} in all)" if len(positions) > 40 else "")
+
+
+# -- reactions -------------------------------------------------------------------------------------
+@_body(RetrosynthesisResult)
+def _retrosynthesis(result: RetrosynthesisResult) -> list[str]:
+    lines = [
+        f"Product {result.product}: {len(result.candidates)} distinct reactant sets, validity "
+        f"{_pct(result.validity)}; most often sampled first."
+    ]
+
+    def line(candidate: Any) -> str:
+        balance = (
+            "atoms accounted"
+            if candidate.atoms_accounted
+            else "missing " + ", ".join(f"{el} {n}" for el, n in candidate.missing_atoms.items())
+        )
+        return (
+            f"  {candidate.rank}. {' . '.join(candidate.reactants)}  (x{candidate.count}, "
+            f"{_pct(candidate.frequency)}; mean logprob {_num(candidate.mean_logprob)}; "
+            f"best ppl {_num(candidate.best_perplexity)}; {balance})"
+        )
+
+    if not result.candidates:
+        return [*lines, "No valid reactant set was sampled."]
+    return lines + _listed(result.candidates, line, "reactant sets")
+
+
+@_body(ReactionPredictionResult)
+def _reaction_prediction(result: ReactionPredictionResult) -> list[str]:
+    lines = [
+        f"Reactants {' . '.join(result.reactants)}: {len(result.candidates)} distinct product sets, validity "
+        f"{_pct(result.validity)}; ranking: {result.ranking}."
+    ]
+
+    def line(candidate: Any) -> str:
+        balance = (
+            "atoms balanced"
+            if candidate.atoms_balanced
+            else "excess " + ", ".join(f"{el} {n}" for el, n in candidate.excess_atoms.items())
+        )
+        products = " . ".join(product.smiles for product in candidate.products)
+        return (
+            f"  {candidate.rank}. {products}  (x{candidate.count}, {_pct(candidate.frequency)}; "
+            f"mean logprob {_num(candidate.mean_logprob)}; best ppl {_num(candidate.best_perplexity)}; "
+            f"{balance})"
+        )
+
+    if not result.candidates:
+        return [*lines, "No valid product was sampled."]
+    return lines + _listed(result.candidates, line, "product sets")
+
+
+# -- proteins --------------------------------------------------------------------------------------
+@_body(BindingSiteResult)
+def _binding_sites(result: BindingSiteResult) -> list[str]:
+    source = (
+        f" from {result.structure}" + (f" chain {result.chain}" if result.chain else "")
+        if result.structure
+        else ""
+    )
+    lines = [
+        f"Protein of {len(result.sequence)} residues{source}: {len(result.sites)} binding sites from "
+        f"{len(result.pocket_sets)} valid pocket answers (validity {_pct(result.validity)}; residues join a "
+        f"site at consensus >= {result.min_consensus:g}; {result.grouping}).",
+    ]
+
+    def site_line(site: Any) -> str:
+        numbers = f"; residue numbers {', '.join(site.residue_numbers)}" if site.residue_numbers else ""
+        letters = "".join(residue.letter for residue in site.residues)
+        return (
+            f"  Site {site.rank}: {site.size} residues '{letters}' at positions {_positions(site.positions)}"
+            f"{numbers}; mean consensus {site.mean_consensus:.2f}"
+        )
+
+    if result.sites:
+        lines += _listed(result.sites, site_line, "sites")
+    else:
+        lines.append("No residue reached the consensus threshold.")
+    if result.pocket_sets:
+        best = result.pocket_sets[0]
+        lines.append(
+            f"Most likely single answer (ppl {_num(best.perplexity)}): '{best.pocket}' at positions "
+            f"{_positions(best.positions)}."
+        )
+    lines += [f"Note: {note}" for note in result.notes]
+    return lines
+
+
+@_body(VariantScoringResult)
+def _variants(result: VariantScoringResult) -> list[str]:
+    lines = [
+        f"{result.kind.capitalize()} wild type of {len(result.wild_type)} residues (numbering from "
+        f"{result.offset}), log P {_num(result.wild_type_log_prob, 5)}: {len(result.variants)} variants "
+        f"scored, {result.ranking}."
+    ]
+
+    def line(variant: Any) -> str:
+        return (
+            f"  {variant.rank}. {variant.mutation}  (llr {variant.llr:+.3f}, per residue "
+            f"{variant.llr_per_residue:+.4f}, log P {variant.log_prob:.2f})"
+        )
+
+    lines += _listed(result.variants, line, "variants")
+    if result.unscored:
+        lines.append(f"Not scored (time budget ended): {', '.join(result.unscored)}.")
+    return lines
+
+
+@_body(SequenceCompletionResult)
+def _sequence_completion(result: SequenceCompletionResult) -> list[str]:
+    lines = [
+        f"{result.kind.capitalize()} prefix of {len(result.prefix)} residues: {len(result.completions)} distinct "
+        f"completions, validity {_pct(result.validity)}; ranking: {result.ranking}."
+    ]
+
+    def line(completion: Any) -> str:
+        return (
+            f"  {completion.rank}. length {completion.length}, x{completion.count}, best ppl "
+            f"{_num(completion.best_perplexity)}: {completion.sequence}"
+        )
+
+    return lines + _listed(result.completions, line, "completions")
+
+
+# -- materials, scores, raw grammar ----------------------------------------------------------------
+@_body(MOFGenerationResult)
+def _mofs(result: MOFGenerationResult) -> list[str]:
+    novel = f", {result.novel_count} novel" if result.novel_count is not None else ""
+    node = f" on metal node {result.metal_node}" if result.metal_node else ""
+    lines = [
+        f"Materials{node}: {result.unique_count} distinct valid{novel}; {result.valid_count} valid samples "
+        f"(validity {_pct(result.validity)}); target {'reached' if result.target_reached else 'not reached'}; "
+        f"ranking: {result.ranking}."
+    ]
+
+    def line(material: Any) -> str:
+        state = "valid" if material.valid else "INVALID: " + "; ".join(material.problems)
+        novelty = "" if material.novel is None else (", novel" if material.novel else ", known")
+        return (
+            f"  {material.rank}. node {material.node_smiles} + linkers {' ; '.join(material.linker_smiles)}  "
+            f"({material.reduced_formula}, net charge {material.charge.net:+d}, x{material.count}, best ppl "
+            f"{_num(material.best_perplexity)}{novelty}; {state})"
+        )
+
+    return lines + _listed(result.materials, line, "materials")
+
+
+@_body(ScoringResult)
+def _scores(result: ScoringResult) -> list[str]:
+    lines = [f"{len(result.scores)} objects scored; ranking: {result.ranking}."]
+
+    def line(score: Any) -> str:
+        shown = score.smiles or score.sequence or score.text
+        answer = (
+            f"; answer ppl {_num(score.answer_perplexity)}" if score.answer_perplexity is not None else ""
+        )
+        return (
+            f"  {score.rank}. [{score.kind} #{score.index}] {_clip(shown, 160)}  (ppl {_num(score.perplexity)}, "
+            f"log P {score.total_logprob:.2f} over {score.tokens} tokens{answer})"
+        )
+
+    lines += _listed(result.scores, line, "scores")
+    if result.unscored:
+        lines.append(f"Not scored (time budget ended): inputs {', '.join(str(i) for i in result.unscored)}.")
+    return lines
+
+
+@_body(GrammarCompletionResult)
+def _grammar(result: GrammarCompletionResult) -> list[str]:
+    valid = sum(1 for sample in result.samples if sample.valid)
+    grammar = f", constrained by grammar {result.grammar}" if result.grammar else ""
+    lines = [
+        f"Prompt {_clip(result.prompt, 160)!r}: {len(result.samples)} samples, {valid} decode cleanly "
+        f"(stop {', '.join(result.stop)}{grammar}); ranking: {result.ranking}."
+    ]
+
+    def line(sample: Any) -> str:
+        state = "valid" if sample.valid else "invalid: " + "; ".join(sample.problems[:2])
+        return (
+            f"  {sample.rank}. [{state}; stop {sample.stop_tag or sample.finish_reason}; ppl "
+            f"{_num(sample.perplexity)}] {_clip(sample.completion)!r}"
+        )
+
+    return lines + _listed(result.samples, line, "samples")
+
+
+def registered_result_types() -> Iterable[type[TaskResult]]:
+    """The result types with their own renderer (the rest render through the generic body)."""
+    return tuple(_BODIES)
