@@ -1,0 +1,367 @@
+"""The user's model registry: named GGUF files (with sha256), the demo model and known checkpoints.
+
+The registry is one JSON file (``Settings.registry_path``, normally ``LOGOS_HOME/models.json``)::
+
+    {"version": 1, "models": {"NAME": {"path": ..., "sha256": ..., "size": ..., "mtime_ns": ...,
+                                       "added": ISO time, "architecture": ..., "quantization": ...}}}
+
+Every write goes to a temporary file that replaces the registry atomically, under an advisory lock
+(POSIX), so a crash or a concurrent ``logos model add`` never leaves a torn or half-merged file.
+Registered files are checked on ``resolve``: a file whose size or mtime changed is hashed again and
+must still match the recorded sha256.
+
+Names: ``demo`` is the shipped f16 demo GGUF and ``demo-q8_0`` its Q8_0 variant (reserved); any other
+name is a registered file; a path to an existing file resolves to that file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from logos_tools.errors import InputError, ModelError, ModelFileError, ModelNotFoundError
+from logos_tools.grammar.profile import load_profile
+from logos_tools.models.atomic import atomic_write_text
+from logos_tools.models.digest import sha256_file
+from logos_tools.models.gguf_file import check_gguf_header, inspect_gguf
+from logos_tools.models.manifest import Manifest, load_manifest
+from logos_tools.settings import Settings
+
+if sys.platform != "win32":
+    import fcntl
+
+DEMO_NAME = "demo"
+_NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class RegisteredModel(BaseModel):
+    """One entry of the registry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    added: str
+    architecture: str
+    quantization: str
+
+
+class ResolvedModel(BaseModel):
+    """A model name or path turned into a checked file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+    sha256: str
+    is_demo: bool
+    source: Literal["demo", "registered", "path"]
+
+
+class ModelListing(BaseModel):
+    """One row of ``logos model list``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Literal["demo", "registered", "checkpoint"]
+    status: str
+    path: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    architecture: str | None = None
+    quantization: str | None = None
+    hf_repo: str | None = None
+    recommended_quantizations: list[str] = []
+    description: str = ""
+
+
+class ModelRegistry:
+    """The JSON registry at ``path`` plus the shipped manifest (demo model and known checkpoints)."""
+
+    def __init__(
+        self, path: Path, *, manifest: Manifest | None = None, models_dir: Path | None = None
+    ) -> None:
+        self.path = path
+        self.manifest = manifest or load_manifest()
+        self.models_dir = models_dir or path.parent / "models"
+        self.hash_cache = path.with_name("sha256-cache.json")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelRegistry:
+        """The registry of ``settings.home``."""
+        return cls(settings.registry_path, models_dir=settings.home / "models")
+
+    # -- storage ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if sys.platform == "win32":  # pragma: no cover - no advisory locks; writes stay atomic
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".lock"), "a", encoding="utf-8") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, RegisteredModel]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"The model registry {self.path} is unreadable ({exc}). Fix the JSON or delete the file "
+                "and register your models again with `logos model add`."
+            ) from None
+        try:
+            return {
+                name: RegisteredModel.model_validate(entry) for name, entry in data.get("models", {}).items()
+            }
+        except (ValidationError, AttributeError) as exc:
+            raise ModelError(
+                f"The model registry {self.path} has an invalid entry ({exc}). Fix or delete the file."
+            ) from None
+
+    def _write(self, models: dict[str, RegisteredModel]) -> None:
+        payload = {"version": 1, "models": {name: m.model_dump() for name, m in sorted(models.items())}}
+        atomic_write_text(self.path, json.dumps(payload, indent=2) + "\n")
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def entries(self) -> list[RegisteredModel]:
+        """The registered models, sorted by name.
+
+        Raises:
+            ModelError: the registry file is damaged.
+        """
+        return sorted(self._read().values(), key=lambda m: m.name)
+
+    def add(self, path: Path, *, name: str | None = None, profile: str = "logos-v1") -> RegisteredModel:
+        """Register a GGUF file under ``name`` (default: the file name without .gguf).
+
+        Raises:
+            InputError: the name is invalid, reserved, or already registered to another file.
+            ModelNotFoundError: no file at ``path``.
+            ModelFileError: the file is not a readable GGUF.
+        """
+        path = Path(path).expanduser().resolve()
+        name = name or path.stem
+        if not _NAME_RULE.match(name):
+            raise InputError(
+                f"Model name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit. Pass --name, e.g. --name logos-1b-q4."
+            )
+        if name == DEMO_NAME or name.startswith(f"{DEMO_NAME}-"):
+            raise InputError(
+                f"Model name {name!r} is reserved for the built-in demo model. Pick another --name."
+            )
+        if self.manifest.checkpoint(name) is not None:
+            raise InputError(
+                f"Model name {name!r} is the name of a LOGOS checkpoint; name the GGUF after its type, "
+                f"e.g. --name {name.lower()}-q4_k_m."
+            )
+        info = inspect_gguf(path, tags=load_profile(profile).all_tags(), hash_cache=self.hash_cache)
+        stat = path.stat()
+        entry = RegisteredModel(
+            name=name,
+            path=str(path),
+            sha256=info.sha256 or "",
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            added=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            architecture=info.architecture,
+            quantization=info.quantization,
+        )
+        with self._locked():
+            models = self._read()
+            existing = models.get(name)
+            if existing is not None and existing.path != entry.path:
+                raise InputError(
+                    f"Model name {name!r} is already registered to {existing.path}. "
+                    f"Remove it first (`logos model remove {name}`) or pick another --name."
+                )
+            models[name] = entry
+            self._write(models)
+        return entry
+
+    def remove(self, name: str) -> RegisteredModel:
+        """Forget a registered model (the file itself is not deleted).
+
+        Raises:
+            ModelNotFoundError: no registered model has that name.
+        """
+        with self._locked():
+            models = self._read()
+            entry = models.pop(name, None)
+            if entry is None:
+                raise ModelNotFoundError(
+                    f"No registered model is named {name!r}. Registered: {', '.join(sorted(models)) or 'none'}."
+                )
+            self._write(models)
+        return entry
+
+    def _demo_listing(self, variant: str) -> ModelListing:
+        path = self.manifest.demo_path(variant)
+        entry = self.manifest.demo.files[variant]
+        shipped = path.is_file()
+        return ModelListing(
+            name=DEMO_NAME if variant == "f16" else f"{DEMO_NAME}-{variant}",
+            kind="demo",
+            status="demo shipped" if shipped else "demo not built",
+            path=str(path),
+            sha256=entry.sha256,
+            size=entry.size if entry.size is not None else (path.stat().st_size if shipped else None),
+            architecture=self.manifest.demo.architecture,
+            quantization=variant.upper(),
+            description=self.manifest.demo.description,
+        )
+
+    def list_models(self) -> list[ModelListing]:
+        """Demo variants, registered models and known LOGOS checkpoints, each with its status.
+
+        Raises:
+            ModelError: the registry file is damaged.
+        """
+        rows = [self._demo_listing(variant) for variant in self.manifest.demo.files]
+        for entry in self.entries():
+            present = Path(entry.path).is_file()
+            rows.append(
+                ModelListing(
+                    name=entry.name,
+                    kind="registered",
+                    status="registered" if present else "registered, file missing",
+                    path=entry.path,
+                    sha256=entry.sha256,
+                    size=entry.size,
+                    architecture=entry.architecture,
+                    quantization=entry.quantization,
+                )
+            )
+        for checkpoint in self.manifest.checkpoints:
+            folder = self.models_dir / checkpoint.name
+            downloaded = (folder / "config.json").is_file()
+            rows.append(
+                ModelListing(
+                    name=checkpoint.name,
+                    kind="checkpoint",
+                    status="downloaded (convert it)" if downloaded else "not downloaded",
+                    path=str(folder) if downloaded else None,
+                    architecture=checkpoint.architecture,
+                    hf_repo=checkpoint.id,
+                    size=int(checkpoint.size_gb * 1e9) if checkpoint.size_gb else None,
+                    recommended_quantizations=list(checkpoint.recommended_quantizations),
+                    description=checkpoint.notes,
+                )
+            )
+        return rows
+
+    def _resolve_demo(self, variant: str) -> ResolvedModel:
+        path = self.manifest.demo_path(variant)
+        name = DEMO_NAME if variant == "f16" else f"{DEMO_NAME}-{variant}"
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"The built-in demo model file {path} does not exist yet. Build it with the demo recipe in "
+                f"{self.manifest.folder / self.manifest.demo.recipe} (it trains and converts the demo model), "
+                "or set LOGOS_MODEL to a registered model or a GGUF path."
+            )
+        entry = self.manifest.demo.files[variant]
+        if entry.size is not None and path.stat().st_size != entry.size:
+            raise ModelFileError(
+                f"The demo model file {path} has {path.stat().st_size} bytes but the manifest records "
+                f"{entry.size}. It was modified or rebuilt without updating gguf/manifest.toml: rebuild it "
+                "with the recipe or reinstall logos-tools."
+            )
+        check_gguf_header(path)
+        sha256 = entry.sha256 or sha256_file(path, cache_path=self.hash_cache)
+        return ResolvedModel(name=name, path=path, sha256=sha256, is_demo=True, source="demo")
+
+    def resolve(self, name_or_path: str) -> ResolvedModel:
+        """Turn ``demo``, ``demo-q8_0``, a registered name or a GGUF path into a checked file.
+
+        Raises:
+            ModelNotFoundError: nothing matches, the demo is not built, a known checkpoint is not
+                converted yet, or a registered file was deleted.
+            ModelFileError: the file is not GGUF, or changed since it was registered.
+            ModelError: the registry file is damaged.
+        """
+        key = name_or_path.strip()
+        if key == DEMO_NAME:
+            return self._resolve_demo("f16")
+        if key.startswith(f"{DEMO_NAME}-") and key[len(DEMO_NAME) + 1 :] in self.manifest.demo.files:
+            return self._resolve_demo(key[len(DEMO_NAME) + 1 :])
+        models = self._read()
+        if key in models:
+            return self._resolve_registered(models[key])
+        candidate = Path(key).expanduser()
+        if candidate.exists():
+            return self._resolve_path(candidate, models)
+        checkpoint = self.manifest.checkpoint(key)
+        if checkpoint is not None:
+            raise ModelNotFoundError(
+                f"{checkpoint.id} is a known LOGOS checkpoint but no GGUF of it is registered. Download, "
+                f"convert and register it: `logos model pull {checkpoint.id}`, then `logos model convert "
+                f"{self.models_dir / checkpoint.name} {checkpoint.name}-f16.gguf`, `logos model quantize "
+                f"{checkpoint.name}-f16.gguf {checkpoint.name}-{checkpoint.recommended_quantizations[0]}.gguf "
+                f"--type {checkpoint.recommended_quantizations[0]}`, and `logos model add` the result."
+            )
+        known = ", ".join(["demo", *sorted(models)])
+        raise ModelNotFoundError(
+            f"No model named {key!r} and no file at that path. Known names: {known}. "
+            "Register a GGUF with `logos model add PATH --name NAME`, or pass a path to a .gguf file."
+        )
+
+    def _resolve_registered(self, entry: RegisteredModel) -> ResolvedModel:
+        path = Path(entry.path)
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"The registered model {entry.name!r} points to {path}, which no longer exists. "
+                f"Register the file's new location (`logos model remove {entry.name}` then `logos model add`)."
+            )
+        stat = path.stat()
+        if stat.st_size != entry.size or stat.st_mtime_ns != entry.mtime_ns:
+            current = sha256_file(path, cache_path=self.hash_cache)
+            if current != entry.sha256:
+                raise ModelFileError(
+                    f"The registered model {entry.name!r} ({path}) changed since it was registered: sha256 "
+                    f"{current[:12]}... instead of {entry.sha256[:12]}.... If the new file is intended, register "
+                    f"it again: `logos model remove {entry.name}` then `logos model add {path} --name {entry.name}`."
+                )
+        check_gguf_header(path)
+        is_demo = bool(_logos_flag(path))
+        return ResolvedModel(
+            name=entry.name, path=path, sha256=entry.sha256, is_demo=is_demo, source="registered"
+        )
+
+    def _resolve_path(self, path: Path, models: dict[str, RegisteredModel]) -> ResolvedModel:
+        check_gguf_header(path)
+        resolved = path.resolve()
+        for entry in models.values():
+            if Path(entry.path) == resolved:
+                return self._resolve_registered(entry)
+        sha256 = sha256_file(resolved, cache_path=self.hash_cache)
+        return ResolvedModel(
+            name=resolved.stem,
+            path=resolved,
+            sha256=sha256,
+            is_demo=bool(_logos_flag(resolved)),
+            source="path",
+        )
+
+
+def _logos_flag(path: Path) -> Any:
+    return inspect_gguf(path, compute_sha256=False).logos_metadata.get("logos.demo", False)
