@@ -17,6 +17,8 @@ Everything else takes explicit arguments; adapters (CLI, MCP server, LangChain t
 | ``LOGOS_OPENAI_MODEL`` | model name the server expects | unset |
 | ``LOGOS_TIME_BUDGET_S`` | default wall-clock budget of one tool call, seconds | ``45`` |
 | ``LOGOS_ALLOWED_ROOTS`` | ``os.pathsep``-separated folders tools may read files from | current folder and ``LOGOS_HOME`` |
+| ``LOGOS_MCP_TOKEN`` | bearer token the MCP server's HTTP transport requires | unset |
+| ``LOGOS_MCP_IMAGES`` | ``0`` turns off the PNG depictions in MCP tool results | ``1`` |
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def _env_int(name: str, default: int | None) -> int | None:
         return int(raw)
     except ValueError:
         raise InputError(f"{name}={raw!r} is not an integer. Set it to a whole number or unset it.") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name}={raw!r} is not a yes/no value. Set it to 1 or 0, or unset it.")
 
 
 def _env_float(name: str, default: float) -> float:
@@ -78,6 +91,8 @@ class Settings:
     openai_model: str | None = None
     time_budget_s: float = 45.0
     allowed_roots: tuple[Path, ...] = ()
+    mcp_token: str | None = field(default=None, repr=False)
+    mcp_images: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,6 +128,8 @@ class Settings:
             openai_model=_env("LOGOS_OPENAI_MODEL"),
             time_budget_s=_env_float("LOGOS_TIME_BUDGET_S", 45.0),
             allowed_roots=roots,
+            mcp_token=_env("LOGOS_MCP_TOKEN"),
+            mcp_images=_env_bool("LOGOS_MCP_IMAGES", True),
         )
 
     def effective_allowed_roots(self) -> tuple[Path, ...]:

@@ -35,6 +35,8 @@ def demo_backend(demo_path: Path) -> Iterator[object]:
     """The real llama.cpp backend on the demo GGUF (typed as object to keep conftest import-light)."""
     from logos_tools.runtime.llamacpp import LlamaCppBackend, LlamaCppOptions
 
-    backend = LlamaCppBackend(demo_path, name="demo", is_demo=True, options=LlamaCppOptions(n_ctx=8192, n_threads=2))
+    backend = LlamaCppBackend(
+        demo_path, name="demo", is_demo=True, options=LlamaCppOptions(n_ctx=8192, n_threads=2)
+    )
     yield backend
     backend.close()

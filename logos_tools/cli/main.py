@@ -11,6 +11,7 @@ import click
 
 from logos_tools import __version__
 from logos_tools.errors import InputError, LogosError
+from logos_tools.toolkit.names import TOOL_NAMES
 
 # name -> "module:attribute". Subcommands import their heavy dependencies only when invoked,
 # so `logos --help` stays fast.
@@ -19,14 +20,23 @@ SUBCOMMANDS: dict[str, str] = {
     "model": "logos_tools.cli.model:model",
     "results": "logos_tools.cli.results:results",
     "doctor": "logos_tools.cli.doctor:doctor",
+    "demo": "logos_tools.cli.demo:demo",
 }
+
+
+# Every toolkit tool is also a command of the same name with dashes (built from its signature).
+TOOL_COMMANDS = {name.replace("_", "-"): name for name in TOOL_NAMES}
 
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *SUBCOMMANDS])
+        return sorted([*super().list_commands(ctx), *SUBCOMMANDS, *TOOL_COMMANDS])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in TOOL_COMMANDS:
+            from logos_tools.cli.tools import build_command
+
+            return build_command(TOOL_COMMANDS[cmd_name])
         target = SUBCOMMANDS.get(cmd_name)
         if target is None:
             return super().get_command(ctx, cmd_name)

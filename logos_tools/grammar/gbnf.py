@@ -113,8 +113,8 @@ def pocket_answer_gbnf(sequence: str, profile: Profile) -> str:
 def check_gbnf(grammar: str, *, root: str = "root") -> None:
     """Parse ``grammar`` with llama.cpp's grammar parser; llama.cpp's own message becomes the error.
 
-    ``llama_cpp.LlamaGrammar.from_string`` only stores the text (llama-cpp-python 0.3.x), so this
-    builds llama.cpp's grammar sampler, which parses it, without a model vocabulary.
+    ``llama_cpp.LlamaGrammar.from_string`` only stores the text (llama-cpp-python 0.3.x) and leaks a
+    /dev/null handle, so this builds llama.cpp's grammar sampler, which parses it, without a vocabulary.
 
     Raises:
         ProfileError: llama.cpp rejects the grammar (the message quotes its parser).
@@ -122,10 +122,8 @@ def check_gbnf(grammar: str, *, root: str = "root") -> None:
     """
     try:
         import llama_cpp
-        from llama_cpp.llama_grammar import LlamaGrammar
     except ImportError:
         raise MissingDependencyError("llama-cpp-python", "llama", "Checking GBNF grammars") from None
-    LlamaGrammar.from_string(grammar, verbose=False)
     messages: list[str] = []
     with _stderr_into(messages):
         # Without a vocabulary llama.cpp cannot resolve token references: check them as literals.

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,6 +112,9 @@ class RunReport(BaseModel):
     invalid: int
     partial: bool = False
     partial_reason: str | None = None
+    budget_hit: Literal["time", "samples"] | None = Field(
+        default=None, description="Which budget cut the run short: the time budget or the sample budget."
+    )
     elapsed_s: float
     generated_tokens: int
 
@@ -273,6 +276,9 @@ def run_report(
 ) -> RunReport:
     """Counts and timing of a finished run."""
     reason = partial_reason or drawn.stopped_by
+    budget: Literal["time", "samples"] | None = None
+    if reason is not None:
+        budget = "time" if drawn.stopped_by == "time budget" else "samples"
     return RunReport(
         samples_requested=requested,
         samples_drawn=len(drawn.samples),
@@ -280,6 +286,7 @@ def run_report(
         invalid=len(drawn.samples) - valid,
         partial=reason is not None,
         partial_reason=reason,
+        budget_hit=budget,
         elapsed_s=round(time.monotonic() - ctx.started, 3),
         generated_tokens=drawn.generated_tokens,
     )

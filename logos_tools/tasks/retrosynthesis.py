@@ -72,7 +72,7 @@ def retrosynthesis(
         drawn,
         profile,
         reject=lambda molecules: (
-            "the answer repeats the product" if molecules == {canonical_product} else None
+            "the answer contains the product itself" if canonical_product in molecules else None
         ),
     )
     candidates = []

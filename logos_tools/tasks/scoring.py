@@ -150,6 +150,7 @@ def scoring_run_report(ctx: TaskContext, *, requested: int, scored: int, stopped
         partial_reason=None
         if stopped_by is None
         else f"{stopped_by} ended after {scored} of {requested} texts were scored",
+        budget_hit=None if stopped_by is None else "time",
         elapsed_s=round(time.monotonic() - ctx.started, 3),
         generated_tokens=0,
     )

@@ -11,34 +11,43 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from logos_tools.tasks.binding_site import BindingSiteResult
+from logos_tools.tasks.binding_site import BindingSite, BindingSiteResult
 from logos_tools.tasks.common import InvalidSample, TaskResult
-from logos_tools.tasks.completion import GrammarCompletionResult
-from logos_tools.tasks.forward_reaction import ReactionPredictionResult
+from logos_tools.tasks.completion import GrammarCompletionResult, GrammarSample
+from logos_tools.tasks.forward_reaction import ProductSet, ReactionPredictionResult
 from logos_tools.tasks.ligand_design import LigandDesignResult
-from logos_tools.tasks.mof_generation import MOFGenerationResult
+from logos_tools.tasks.mof_generation import GeneratedMaterial, MOFGenerationResult
 from logos_tools.tasks.molecule_generation import MoleculeGenerationResult
 from logos_tools.tasks.molecule_sampling import GeneratedMolecule, MoleculeBatchResult
-from logos_tools.tasks.protein_variants import SequenceCompletionResult, VariantScoringResult
-from logos_tools.tasks.retrosynthesis import RetrosynthesisResult
-from logos_tools.tasks.scoring import ScoringResult
+from logos_tools.tasks.protein_variants import (
+    SequenceCompletion,
+    SequenceCompletionResult,
+    VariantScore,
+    VariantScoringResult,
+)
+from logos_tools.tasks.retrosynthesis import ReactantSet, RetrosynthesisResult
+from logos_tools.tasks.scoring import ObjectScore, ScoringResult
 from logos_tools.toolkit.jobs import JobStatus
+
+if TYPE_CHECKING:
+    from logos_tools.toolkit.toolkit import ModelList
 
 MAX_ITEMS = 10  # candidates listed in full; the rest are counted and left to the structured result
 MAX_TEXT = 300  # characters of one free-text sample shown
 
 R = TypeVar("R", bound=TaskResult)
+T = TypeVar("T")
 _Body = Callable[[Any], list[str]]
-_BODIES: dict[type[TaskResult], _Body] = {}
+_BODIES: dict[type[TaskResult], tuple[str, _Body]] = {}
 
 
-def _body(result_type: type[R]) -> Callable[[Callable[[R], list[str]]], Callable[[R], list[str]]]:
+def _body(result_type: type[R], title: str) -> Callable[[Callable[[R], list[str]]], Callable[[R], list[str]]]:
     def register(render: Callable[[R], list[str]]) -> Callable[[R], list[str]]:
-        _BODIES[result_type] = render
+        _BODIES[result_type] = (title, render)
         return render
 
     return register
@@ -57,6 +66,10 @@ def render_text(result: object) -> str:
         if not result:
             return "No entries."
         return "\n".join(_render_item(item) for item in result)
+    from logos_tools.toolkit.toolkit import ModelList  # late: the toolkit module is the heavier import
+
+    if isinstance(result, ModelList):
+        return _render_models(result)
     if isinstance(result, BaseModel):
         return result.model_dump_json(indent=2)
     return json.dumps(result, indent=2, default=str)
@@ -81,24 +94,19 @@ def _more(total: int, shown: int, what: str) -> list[str]:
     return [f"  ... and {total - shown} more {what} in the structured result (stored under the result id)."]
 
 
-def _listed(items: Sequence[Any], line: Callable[[Any], str], what: str) -> list[str]:
+def _listed(items: Sequence[T], line: Callable[[T], str], what: str) -> list[str]:
     lines = [line(item) for item in items[:MAX_ITEMS]]
     return lines + _more(len(items), len(lines), what)
 
 
-def _title(result: TaskResult) -> str:
-    name = type(result).__name__.removesuffix("Result")
-    spaced = "".join(" " + c.lower() if c.isupper() and i else c for i, c in enumerate(name))
-    return spaced.strip().capitalize()
-
-
 def _render_task(result: TaskResult) -> str:
+    title: str = type(result).__name__.removesuffix("Result")
     body: _Body = _generic_body
     for klass in type(result).__mro__:
         if klass in _BODIES:
-            body = _BODIES[klass]
+            title, body = _BODIES[klass]
             break
-    lines = [f"{_title(result)}:"]
+    lines = [f"{title}:"]
     lines += body(result)
     lines += _footer(result)
     return "\n".join(lines)
@@ -106,18 +114,22 @@ def _render_task(result: TaskResult) -> str:
 
 def _footer(result: TaskResult) -> list[str]:
     run, sampling, model = result.run, result.sampling, result.model
+    sampled = sampling.max_new_tokens > 0
     lines = [
-        f"Samples: {run.samples_drawn} drawn of {run.samples_requested} requested, {run.valid} valid, "
-        f"{run.invalid} invalid; {run.elapsed_s:.1f} s, {run.generated_tokens} generated tokens.",
-        f"Sampling: temperature {sampling.temperature:g}, top_p {sampling.top_p:g}, top_k {sampling.top_k}, "
-        f"repetition penalty {sampling.repetition_penalty:g}, seed {sampling.seed}"
-        + (", grammar-constrained" if sampling.constrained else "")
-        + " (pass the same seed to repeat this run).",
+        f"{'Samples' if sampled else 'Inputs'}: {run.samples_drawn} done of {run.samples_requested} requested, "
+        f"{run.valid} valid, {run.invalid} invalid; {run.elapsed_s:.1f} s, {run.generated_tokens} generated tokens.",
+        (
+            f"Sampling: temperature {sampling.temperature:g}, top_p {sampling.top_p:g}, top_k {sampling.top_k}, "
+            f"repetition penalty {sampling.repetition_penalty:g}, seed {sampling.seed}"
+            + (", grammar-constrained" if sampling.constrained else "")
+            + " (pass the same seed to repeat this run)."
+            if sampled
+            else "No sampling: scores are log-probabilities under the unmodified model (same inputs, same scores)."
+        ),
     ]
     lines += _invalid_summary(result.invalid_samples)
     if run.partial:
-        reason = run.partial_reason or "a budget"
-        line = f"PARTIAL result: {reason} ended the run before every sample was drawn."
+        line = f"PARTIAL result ({run.partial_reason or 'a budget ran out'})."
         if result.job_id:
             line += (
                 f" The full run continues in the background as job {result.job_id}: call get_job with "
@@ -158,6 +170,26 @@ def _render_item(item: object) -> str:
         )
         return f"- {name}: {details}" if name is not None else f"- {details}"
     return f"- {json.dumps(item, default=str)}"
+
+
+def _render_models(listing: ModelList) -> str:
+    lines = [f"Active model: {listing.active} (backend {listing.backend}). Known models:"]
+    for model in listing.models:
+        facts = [model.kind, model.status]
+        facts += [value for value in (model.architecture, model.quantization) if value]
+        if model.size:
+            facts.append(f"{model.size / 1e6:.1f} MB")
+        if model.hf_repo:
+            facts.append(f"Hugging Face {model.hf_repo}")
+        line = f"- {model.name}: {', '.join(facts)}"
+        if model.path:
+            line += f"; file {model.path}"
+        if model.description:
+            line += f". {_clip(model.description, 200)}"
+        lines.append(line)
+    if not listing.models:
+        lines.append("- none listed (the model is served over HTTP).")
+    return "\n".join(lines)
 
 
 def _short(value: object) -> str:
@@ -215,7 +247,7 @@ def _molecule_line(molecule: GeneratedMolecule) -> str:
         f"QED {props.qed:.2f}",
         f"SA {props.sa_score:.1f}",
         f"MW {props.mw:.0f}",
-        f"cLogP {props.logp:.1f}",
+        f"cLogP {round(props.logp, 1) + 0.0:.1f}",
     ]
     if molecule.novel is not None:
         facts.append("novel" if molecule.novel else "known")
@@ -237,14 +269,14 @@ def _molecule_batch(result: MoleculeBatchResult) -> list[str]:
     report = result.filter_report
     if report.active:
         misses = ", ".join(f"{key} {count}" for key, count in report.failures_by_limit.items())
-        limits = report.filters.model_dump(exclude_none=True)
+        limits = report.filters.model_dump(exclude_defaults=True)
         lines.append(
             f"Filters {json.dumps(limits)}: {report.passed} passed, {report.failed} failed"
             + (f" (misses by limit: {misses})" if misses else "")
             + "."
         )
     if result.molecules:
-        lines.append(f"Molecules ({result.ranking}):")
+        lines.append(f"Molecules (ranking: {result.ranking}):")
         lines += _listed(result.molecules, _molecule_line, "molecules")
     else:
         lines.append("No molecule passed every check.")
@@ -256,13 +288,13 @@ def _molecule_batch(result: MoleculeBatchResult) -> list[str]:
     return lines
 
 
-@_body(MoleculeGenerationResult)
+@_body(MoleculeGenerationResult, "Generated molecules")
 def _molecule_generation(result: MoleculeGenerationResult) -> list[str]:
     lines = [f"Prefix: {result.prefix!r}."] if result.prefix else []
     return lines + _molecule_batch(result)
 
 
-@_body(LigandDesignResult)
+@_body(LigandDesignResult, "Ligands designed for a pocket")
 def _ligand_design(result: LigandDesignResult) -> list[str]:
     pocket = result.pocket
     where = f"chain {pocket.chain}, " if pocket.chain else ""
@@ -285,21 +317,21 @@ def _positions(positions: Sequence[int]) -> str:
 
 
 # -- reactions -------------------------------------------------------------------------------------
-@_body(RetrosynthesisResult)
+@_body(RetrosynthesisResult, "Retrosynthesis")
 def _retrosynthesis(result: RetrosynthesisResult) -> list[str]:
     lines = [
         f"Product {result.product}: {len(result.candidates)} distinct reactant sets, validity "
         f"{_pct(result.validity)}; most often sampled first."
     ]
 
-    def line(candidate: Any) -> str:
+    def line(candidate: ReactantSet) -> str:
         balance = (
             "atoms accounted"
             if candidate.atoms_accounted
             else "missing " + ", ".join(f"{el} {n}" for el, n in candidate.missing_atoms.items())
         )
         return (
-            f"  {candidate.rank}. {' . '.join(candidate.reactants)}  (x{candidate.count}, "
+            f"  {candidate.rank}. {' . '.join(m.smiles for m in candidate.reactants)}  (x{candidate.count}, "
             f"{_pct(candidate.frequency)}; mean logprob {_num(candidate.mean_logprob)}; "
             f"best ppl {_num(candidate.best_perplexity)}; {balance})"
         )
@@ -309,14 +341,14 @@ def _retrosynthesis(result: RetrosynthesisResult) -> list[str]:
     return lines + _listed(result.candidates, line, "reactant sets")
 
 
-@_body(ReactionPredictionResult)
+@_body(ReactionPredictionResult, "Reaction prediction")
 def _reaction_prediction(result: ReactionPredictionResult) -> list[str]:
     lines = [
         f"Reactants {' . '.join(result.reactants)}: {len(result.candidates)} distinct product sets, validity "
         f"{_pct(result.validity)}; ranking: {result.ranking}."
     ]
 
-    def line(candidate: Any) -> str:
+    def line(candidate: ProductSet) -> str:
         balance = (
             "atoms balanced"
             if candidate.atoms_balanced
@@ -335,7 +367,7 @@ def _reaction_prediction(result: ReactionPredictionResult) -> list[str]:
 
 
 # -- proteins --------------------------------------------------------------------------------------
-@_body(BindingSiteResult)
+@_body(BindingSiteResult, "Binding sites")
 def _binding_sites(result: BindingSiteResult) -> list[str]:
     source = (
         f" from {result.structure}" + (f" chain {result.chain}" if result.chain else "")
@@ -348,7 +380,7 @@ def _binding_sites(result: BindingSiteResult) -> list[str]:
         f"site at consensus >= {result.min_consensus:g}; {result.grouping}).",
     ]
 
-    def site_line(site: Any) -> str:
+    def site_line(site: BindingSite) -> str:
         numbers = f"; residue numbers {', '.join(site.residue_numbers)}" if site.residue_numbers else ""
         letters = "".join(residue.letter for residue in site.residues)
         return (
@@ -370,7 +402,7 @@ def _binding_sites(result: BindingSiteResult) -> list[str]:
     return lines
 
 
-@_body(VariantScoringResult)
+@_body(VariantScoringResult, "Protein variant scores")
 def _variants(result: VariantScoringResult) -> list[str]:
     lines = [
         f"{result.kind.capitalize()} wild type of {len(result.wild_type)} residues (numbering from "
@@ -378,7 +410,7 @@ def _variants(result: VariantScoringResult) -> list[str]:
         f"scored, {result.ranking}."
     ]
 
-    def line(variant: Any) -> str:
+    def line(variant: VariantScore) -> str:
         return (
             f"  {variant.rank}. {variant.mutation}  (llr {variant.llr:+.3f}, per residue "
             f"{variant.llr_per_residue:+.4f}, log P {variant.log_prob:.2f})"
@@ -390,14 +422,14 @@ def _variants(result: VariantScoringResult) -> list[str]:
     return lines
 
 
-@_body(SequenceCompletionResult)
+@_body(SequenceCompletionResult, "Sequence completions")
 def _sequence_completion(result: SequenceCompletionResult) -> list[str]:
     lines = [
         f"{result.kind.capitalize()} prefix of {len(result.prefix)} residues: {len(result.completions)} distinct "
         f"completions, validity {_pct(result.validity)}; ranking: {result.ranking}."
     ]
 
-    def line(completion: Any) -> str:
+    def line(completion: SequenceCompletion) -> str:
         return (
             f"  {completion.rank}. length {completion.length}, x{completion.count}, best ppl "
             f"{_num(completion.best_perplexity)}: {completion.sequence}"
@@ -407,7 +439,7 @@ def _sequence_completion(result: SequenceCompletionResult) -> list[str]:
 
 
 # -- materials, scores, raw grammar ----------------------------------------------------------------
-@_body(MOFGenerationResult)
+@_body(MOFGenerationResult, "Generated MOFs")
 def _mofs(result: MOFGenerationResult) -> list[str]:
     novel = f", {result.novel_count} novel" if result.novel_count is not None else ""
     node = f" on metal node {result.metal_node}" if result.metal_node else ""
@@ -417,7 +449,7 @@ def _mofs(result: MOFGenerationResult) -> list[str]:
         f"ranking: {result.ranking}."
     ]
 
-    def line(material: Any) -> str:
+    def line(material: GeneratedMaterial) -> str:
         state = "valid" if material.valid else "INVALID: " + "; ".join(material.problems)
         novelty = "" if material.novel is None else (", novel" if material.novel else ", known")
         return (
@@ -429,11 +461,11 @@ def _mofs(result: MOFGenerationResult) -> list[str]:
     return lines + _listed(result.materials, line, "materials")
 
 
-@_body(ScoringResult)
+@_body(ScoringResult, "Object scores")
 def _scores(result: ScoringResult) -> list[str]:
     lines = [f"{len(result.scores)} objects scored; ranking: {result.ranking}."]
 
-    def line(score: Any) -> str:
+    def line(score: ObjectScore) -> str:
         shown = score.smiles or score.sequence or score.text
         answer = (
             f"; answer ppl {_num(score.answer_perplexity)}" if score.answer_perplexity is not None else ""
@@ -449,7 +481,7 @@ def _scores(result: ScoringResult) -> list[str]:
     return lines
 
 
-@_body(GrammarCompletionResult)
+@_body(GrammarCompletionResult, "Grammar completion")
 def _grammar(result: GrammarCompletionResult) -> list[str]:
     valid = sum(1 for sample in result.samples if sample.valid)
     grammar = f", constrained by grammar {result.grammar}" if result.grammar else ""
@@ -458,7 +490,7 @@ def _grammar(result: GrammarCompletionResult) -> list[str]:
         f"(stop {', '.join(result.stop)}{grammar}); ranking: {result.ranking}."
     ]
 
-    def line(sample: Any) -> str:
+    def line(sample: GrammarSample) -> str:
         state = "valid" if sample.valid else "invalid: " + "; ".join(sample.problems[:2])
         return (
             f"  {sample.rank}. [{state}; stop {sample.stop_tag or sample.finish_reason}; ppl "

@@ -131,7 +131,7 @@ class Toolkit:
         budget = time_budget_s if time_budget_s is not None else self.settings.time_budget_s
         inputs = {k: v for k, v in inputs.items() if k != "self"}
         result = self._execute(tool_name, inputs, task, budget, scope.progress, scope.cancel, parent_id=None)
-        if result.run.partial and result.run.partial_reason == "time budget" and result.result_id:
+        if result.run.budget_hit == "time" and result.result_id:
             result.job_id = self._continue_in_background(tool_name, inputs, task, result.result_id)
             self.store.update(result.result_id, outputs=self._outputs(result))
         return result

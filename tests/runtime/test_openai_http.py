@@ -69,6 +69,8 @@ def server_url(demo_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def test_greedy_answers_over_http_equal_the_in_process_runtime(

@@ -34,6 +34,6 @@ def test_reactant_sets_are_grouped_ranked_and_checked_for_the_products_atoms(pro
     assert (first.rank, first.count, first.frequency, first.atoms_accounted) == (1, 2, 0.4, True)
     assert (second.atoms_accounted, second.missing_atoms) == (False, {"C": 2, "O": 1})
     reasons = {s.index: s.reason for s in result.invalid_samples}
-    assert reasons[3] == "the answer repeats the product"
+    assert reasons[3] == "the answer contains the product itself"
     assert "unclosed ring" in reasons[4]
     assert (result.run.valid, result.run.invalid, result.validity) == (3, 2, 0.6)

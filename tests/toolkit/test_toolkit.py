@@ -74,7 +74,7 @@ def test_a_call_that_outgrows_its_budget_returns_partial_results_and_a_job_that_
     partial = toolkit.generate_molecules(num_molecules=40, max_samples=400, seed=2, time_budget_s=1.0)
     if not partial.run.partial:
         pytest.fail("the demo model finished 400 samples within 1 s; raise num_molecules to test the budget")
-    assert partial.run.partial_reason == "time budget"
+    assert partial.run.budget_hit == "time"
     assert partial.job_id is not None
     status = toolkit.jobs.wait(partial.job_id, timeout_s=300)
     assert status.status == "complete"
