@@ -32,11 +32,15 @@ def demo_path() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_backend(demo_path: Path) -> Iterator[object]:
-    """The real llama.cpp backend on the demo GGUF (typed as object to keep conftest import-light)."""
+    """The real llama.cpp backend on the demo GGUF (typed as object to keep conftest import-light).
+
+    One thread: llama.cpp's threads spin-wait, and on a loaded 2-core machine two threads ran about
+    10x slower than one; the tiny demo model does not need more.
+    """
     from logos_tools.runtime.llamacpp import LlamaCppBackend, LlamaCppOptions
 
     backend = LlamaCppBackend(
-        demo_path, name="demo", is_demo=True, options=LlamaCppOptions(n_ctx=8192, n_threads=2)
+        demo_path, name="demo", is_demo=True, options=LlamaCppOptions(n_ctx=8192, n_threads=1)
     )
     yield backend
     backend.close()

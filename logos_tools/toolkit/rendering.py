@@ -276,7 +276,7 @@ def _molecule_batch(result: MoleculeBatchResult) -> list[str]:
             + "."
         )
     if result.molecules:
-        lines.append(f"Molecules (ranking: {result.ranking}):")
+        lines.append(f"Ranking: {result.ranking}")
         lines += _listed(result.molecules, _molecule_line, "molecules")
     else:
         lines.append("No molecule passed every check.")

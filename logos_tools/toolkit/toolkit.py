@@ -7,6 +7,7 @@ store and returns it with its ``result_id`` so later calls, resources and export
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ from logos_tools.tasks.protein_variants import (
 from logos_tools.tasks.retrosynthesis import RetrosynthesisResult, retrosynthesis
 from logos_tools.tasks.scoring import ScoreItem, ScoringResult, score_objects
 from logos_tools.toolkit.calls import current_scope
+from logos_tools.toolkit.deferred import DeferredBackend
 from logos_tools.toolkit.jobs import JobManager, JobStatus
 from logos_tools.toolkit.names import TOOL_NAMES
 from logos_tools.toolkit.params import (
@@ -67,7 +69,7 @@ class ModelList(BaseModel):
     models: list[ModelListing]
 
 
-JOB_TIME_BUDGET_S = 3600.0  # a background job may run this long before it returns what it has
+JOB_TIME_BUDGET_S = 600.0  # a background job holds the model at most this long, then stores what it has
 
 
 class Toolkit:
@@ -103,8 +105,11 @@ class Toolkit:
         """The bound tool methods, in a stable order."""
         return [getattr(self, name) for name in TOOL_NAMES if hasattr(self, name)]
 
-    def _sampling(self, seed: int | None, temperature: float | None) -> SamplingOptions:
-        return SamplingOptions(seed=seed, temperature=temperature)
+    @staticmethod
+    def _sampling(seed: int | None, temperature: float | None) -> SamplingOptions:
+        """Sampling options with a concrete seed, so a background job repeats the call exactly."""
+        chosen = seed if seed is not None else secrets.randbelow(2**31 - 1)
+        return SamplingOptions(seed=chosen, temperature=temperature)
 
     def _structure(self, structure_path: str | None) -> Path | None:
         if structure_path is None:
@@ -129,7 +134,7 @@ class Toolkit:
     ) -> ResultT:
         scope = current_scope()
         budget = time_budget_s if time_budget_s is not None else self.settings.time_budget_s
-        inputs = {k: v for k, v in inputs.items() if k != "self"}
+        inputs = {k: v for k, v in inputs.items() if k != "self" and not k.startswith("_")}
         result = self._execute(tool_name, inputs, task, budget, scope.progress, scope.cancel, parent_id=None)
         if result.run.budget_hit == "time" and result.result_id:
             result.job_id = self._continue_in_background(tool_name, inputs, task, result.result_id)
@@ -148,7 +153,11 @@ class Toolkit:
         parent_id: str | None,
     ) -> ResultT:
         ctx = TaskContext(
-            backend=self.backend, profile=self.profile, time_budget_s=budget, progress=progress, cancel=cancel
+            backend=DeferredBackend(lambda: self.backend),
+            profile=self.profile,
+            time_budget_s=budget,
+            progress=progress,
+            cancel=cancel,
         )
         result = task(ctx)
         stored = self.store.record(
@@ -198,13 +207,12 @@ class Toolkit:
         Each candidate lists canonical reactant SMILES, how many samples proposed it, its mean
         log-probability and whether the reactants can supply the product's heavy atoms.
         """
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "retrosynthesis",
             locals(),
             time_budget_s,
-            lambda ctx: retrosynthesis(
-                ctx, product, num_samples=num_samples, sampling=self._sampling(seed, temperature)
-            ),
+            lambda ctx: retrosynthesis(ctx, product, num_samples=num_samples, sampling=_sampling),
         )
 
     @tool
@@ -220,13 +228,12 @@ class Toolkit:
         time_budget_s: TimeBudget = None,
     ) -> ReactionPredictionResult:
         """Predict the products of a reaction from its reactants (LOGOS <React>), most often sampled first."""
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "predict_reaction",
             locals(),
             time_budget_s,
-            lambda ctx: predict_reaction(
-                ctx, reactants, num_samples=num_samples, sampling=self._sampling(seed, temperature)
-            ),
+            lambda ctx: predict_reaction(ctx, reactants, num_samples=num_samples, sampling=_sampling),
         )
 
     @tool
@@ -249,6 +256,7 @@ class Toolkit:
         the samples, grouped sites, and structure residue numbers when a structure is given.
         """
         structure = self._structure(structure_path)
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "find_binding_sites",
             locals(),
@@ -260,7 +268,7 @@ class Toolkit:
                 chain=chain,
                 num_samples=num_samples,
                 min_consensus=min_consensus,
-                sampling=self._sampling(seed, temperature),
+                sampling=_sampling,
             ),
         )
 
@@ -315,6 +323,7 @@ class Toolkit:
         """
         structure = self._structure(structure_path)
         filters = self._filters(min_qed, max_mw, max_sa, lipinski, no_pains)
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "design_ligands",
             locals(),
@@ -332,7 +341,7 @@ class Toolkit:
                 num_molecules=num_molecules,
                 filters=filters,
                 max_samples=max_samples,
-                sampling=self._sampling(seed, temperature),
+                sampling=_sampling,
             ),
         )
 
@@ -355,6 +364,7 @@ class Toolkit:
     ) -> MoleculeGenerationResult:
         """Generate new small molecules (optionally from a SMILES prefix), with properties and filters."""
         filters = self._filters(min_qed, max_mw, max_sa, lipinski, no_pains)
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "generate_molecules",
             locals(),
@@ -365,7 +375,7 @@ class Toolkit:
                 prefix=prefix,
                 filters=filters,
                 max_samples=max_samples,
-                sampling=self._sampling(seed, temperature),
+                sampling=_sampling,
             ),
         )
 
@@ -382,6 +392,7 @@ class Toolkit:
         time_budget_s: TimeBudget = None,
     ) -> MOFGenerationResult:
         """Generate metal-organic frameworks as metal node + organic linkers, with composition and checks."""
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "generate_mofs",
             locals(),
@@ -391,7 +402,7 @@ class Toolkit:
                 num_materials=num_materials,
                 metal_node=metal_node,
                 max_samples=max_samples,
-                sampling=self._sampling(seed, temperature),
+                sampling=_sampling,
             ),
         )
 
@@ -429,6 +440,7 @@ class Toolkit:
         time_budget_s: TimeBudget = None,
     ) -> SequenceCompletionResult:
         """Complete a protein or antibody sequence from its first residues, ranked by perplexity."""
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "complete_sequence",
             locals(),
@@ -439,7 +451,7 @@ class Toolkit:
                 kind=kind,
                 num_samples=num_samples,
                 max_new_tokens=max_new_tokens,
-                sampling=self._sampling(seed, temperature),
+                sampling=_sampling,
             ),
         )
 
@@ -475,6 +487,7 @@ class Toolkit:
         time_budget_s: TimeBudget = None,
     ) -> GrammarCompletionResult:
         """Escape hatch: continue a raw LOGOS grammar prompt and get the answer decoded into typed blocks."""
+        _sampling = self._sampling(seed, temperature)  # one seed for the call and its job
         return self._run(
             "complete_grammar",
             locals(),
@@ -486,7 +499,7 @@ class Toolkit:
                 max_new_tokens=max_new_tokens,
                 stop=stop,
                 grammar=grammar,
-                sampling=self._sampling(seed, temperature),
+                sampling=_sampling,
             ),
         )
 

@@ -19,6 +19,12 @@ def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        if error["type"] in ("missing_argument", "missing"):
+            parts.append(f"{where} is required but was not given")
+            continue
+        if error["type"] == "unexpected_keyword_argument":
+            parts.append(f"{where} is not an argument of this tool")
+            continue
         given = error.get("input")
         shown = repr(given) if not isinstance(given, dict) else "an object"
         parts.append(f"{where}={shown}: {error['msg']}")

@@ -71,15 +71,20 @@ def test_a_call_that_outgrows_its_budget_returns_partial_results_and_a_job_that_
     isolated_home: Path, demo_backend: LlamaCppBackend
 ) -> None:
     toolkit = _toolkit(isolated_home, demo_backend)
-    partial = toolkit.generate_molecules(num_molecules=40, max_samples=400, seed=2, time_budget_s=1.0)
+    partial = toolkit.generate_molecules(num_molecules=300, max_samples=3000, seed=2, time_budget_s=1.0)
+    unseeded = toolkit.generate_molecules(num_molecules=300, max_samples=3000, time_budget_s=1.0)
+    assert unseeded.sampling.seed is not None  # a concrete seed is chosen, so its job repeats the call
+    if unseeded.job_id:
+        toolkit.get_job(unseeded.job_id, cancel=True)
     if not partial.run.partial:
-        pytest.fail("the demo model finished 400 samples within 1 s; raise num_molecules to test the budget")
+        pytest.fail("the demo model found 300 molecules within 1 s; raise num_molecules to test the budget")
     assert partial.run.budget_hit == "time"
     assert partial.job_id is not None
     status = toolkit.jobs.wait(partial.job_id, timeout_s=300)
     assert status.status == "complete"
     assert status.result is not None
     assert status.result["run"]["partial"] is False
+    assert status.result["sampling"]["seed"] == partial.sampling.seed == 2
     assert toolkit.store.get(status.result_id or "").parent_id == partial.result_id
     with pytest.raises(ResultNotFoundError):
         toolkit.get_job("j-000000000000")
