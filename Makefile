@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup setup-run demo test lint typecheck pytest clean
+.PHONY: setup setup-run demo test lint typecheck pytest conformance clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -39,7 +39,11 @@ typecheck: setup
 pytest: setup
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+# The official MCP conformance suite against logos-mcp over HTTP (needs npm; installs Node 22 once).
+conformance: setup
+	LOGOS_MCP=$(VENV)/bin/logos-mcp mcp_server/run_conformance.sh
+
+test: lint typecheck pytest conformance
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
