@@ -7,6 +7,7 @@ import pytest
 from logos_tools.errors import ModelFileError, ModelNotFoundError
 from logos_tools.models.manifest import load_manifest
 from logos_tools.shipped import gguf_dir
+from tests.models.manifest_text import manifest_with_demo_files
 
 
 def test_shipped_manifest_lists_the_four_logos_checkpoints() -> None:
@@ -53,10 +54,7 @@ def test_a_typo_in_the_manifest_fails_with_its_key_path(tmp_path: Path) -> None:
 
 
 def test_demo_file_hashes_must_be_sha256_hex(tmp_path: Path) -> None:
-    text = (gguf_dir() / "manifest.toml").read_text(encoding="utf-8")
-    text = text.replace(
-        'path = "demo/logos-demo-f16.gguf"', 'path = "demo/logos-demo-f16.gguf"\nsha256 = "abc"'
-    )
+    text = manifest_with_demo_files({"f16": 'path = "demo/logos-demo-f16.gguf"\nsha256 = "abc"'})
     path = tmp_path / "manifest.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ModelFileError, match=r"demo\.files\.f16\.sha256"):

@@ -13,7 +13,7 @@ from logos_tools.models.atomic import temporary_output
 from logos_tools.models.manifest import load_manifest
 from logos_tools.models.registry import ModelRegistry
 from logos_tools.settings import Settings
-from logos_tools.shipped import gguf_dir
+from tests.models.manifest_text import manifest_with_demo_files
 
 
 @pytest.fixture
@@ -186,11 +186,9 @@ def test_list_shows_demo_variants_and_checkpoints_with_status(registry: ModelReg
 
 
 def _manifest_with_demo(tmp_path: Path, f16: Path, q8: Path, *, f16_size: int | None = None) -> Path:
-    text = (gguf_dir() / "manifest.toml").read_text(encoding="utf-8")
-    text = text.replace(
-        'path = "demo/logos-demo-f16.gguf"', f'path = "{f16}"' + (f"\nsize = {f16_size}" if f16_size else "")
+    text = manifest_with_demo_files(
+        {"f16": f'path = "{f16}"' + (f"\nsize = {f16_size}" if f16_size else ""), "q8_0": f'path = "{q8}"'}
     )
-    text = text.replace('path = "demo/logos-demo-q8_0.gguf"', f'path = "{q8}"')
     path = tmp_path / "manifest.toml"
     path.write_text(text, encoding="utf-8")
     return path
