@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from logos_tools.errors import InputError
 from logos_tools.grammar.molecule import canonical_smiles
@@ -18,23 +18,16 @@ from logos_tools.tasks.common import (
     run_report,
     sampling_report,
 )
-from logos_tools.tasks.molecule_sets import RANKING, excess_heavy_atoms, group_molecule_sets
+from logos_tools.tasks.molecule_sets import RANKING, SetStatistics, excess_heavy_atoms, group_molecule_sets
 
 MAX_REACTANTS = 10
 MAX_SAMPLES = 256
 
 
-class ProductSet(BaseModel):
+class ProductSet(SetStatistics):
     """One distinct predicted answer: a set of products, with how often and how confidently it came."""
 
-    rank: int = Field(description="1 is the best candidate (see `ranking`).")
     products: list[MoleculeRef] = Field(description="The products, canonical SMILES in sorted order.")
-    count: int = Field(description="Samples that gave exactly this product set.")
-    frequency: float = Field(description="count / samples drawn.")
-    mean_logprob: float | None = Field(description="Mean per-token log-probability over those samples.")
-    best_perplexity: float | None = Field(
-        description="Lowest whole-text (prompt + answer) perplexity among those samples."
-    )
     atoms_balanced: bool = Field(
         description="True when, for every element, the products hold no more heavy atoms than the reactants."
     )
@@ -141,12 +134,8 @@ def predict_reaction(
         excess = excess_heavy_atoms(group.molecules, canonical)
         candidates.append(
             ProductSet(
-                rank=group.rank,
+                **SetStatistics.of(group),
                 products=[MoleculeRef(smiles=s) for s in sorted(group.molecules)],
-                count=group.count,
-                frequency=group.frequency,
-                mean_logprob=group.mean_logprob,
-                best_perplexity=group.best_perplexity,
                 atoms_balanced=not excess,
                 excess_atoms=excess,
             )

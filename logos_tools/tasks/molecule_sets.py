@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from pydantic import BaseModel, Field
 from rdkit import Chem
 
 from logos_tools.errors import DecodeError
@@ -42,6 +44,29 @@ class RankedSet:
     def count(self) -> int:
         """How many samples gave this set."""
         return len(self.sample_indices)
+
+
+class SetStatistics(BaseModel):
+    """How the model liked one distinct molecule-set answer (shared by reaction candidates)."""
+
+    rank: int = Field(description="1 is the best candidate: most often sampled, then highest mean log-prob.")
+    count: int = Field(description="Samples that gave exactly this set.")
+    frequency: float = Field(description="count / samples drawn.")
+    mean_logprob: float | None = Field(description="Mean per-token log-probability over those samples.")
+    best_perplexity: float | None = Field(
+        description="Lowest whole-text (prompt + answer) perplexity among those samples."
+    )
+
+    @classmethod
+    def of(cls, group: RankedSet) -> dict[str, Any]:
+        """The statistics fields of ``group``, to spread into a candidate model."""
+        return {
+            "rank": group.rank,
+            "count": group.count,
+            "frequency": group.frequency,
+            "mean_logprob": group.mean_logprob,
+            "best_perplexity": group.best_perplexity,
+        }
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from logos_tools.grammar.molecule import canonical_smiles, parse_smiles
 from logos_tools.grammar.reaction import build_retrosynthesis_prompt
@@ -17,18 +17,13 @@ from logos_tools.tasks.common import (
     run_report,
     sampling_report,
 )
-from logos_tools.tasks.molecule_sets import excess_heavy_atoms, group_molecule_sets
+from logos_tools.tasks.molecule_sets import SetStatistics, excess_heavy_atoms, group_molecule_sets
 
 
-class ReactantSet(BaseModel):
+class ReactantSet(SetStatistics):
     """One distinct candidate answer: a set of reactants, with how the model liked it."""
 
-    rank: int = Field(description="1 is the best candidate: most often sampled, then highest mean log-prob.")
-    reactants: list[MoleculeRef]
-    count: int = Field(description="How many samples proposed exactly this set.")
-    frequency: float = Field(description="count / samples drawn.")
-    mean_logprob: float | None
-    best_perplexity: float | None = Field(description="Lowest whole-text perplexity among its samples.")
+    reactants: list[MoleculeRef] = Field(description="The reactants, canonical SMILES in sorted order.")
     atoms_accounted: bool = Field(description="False when the reactants lack heavy atoms the product has.")
     missing_atoms: dict[str, int] = Field(
         description="Element -> how many product atoms no reactant supplies."
@@ -80,12 +75,8 @@ def retrosynthesis(
         missing = missing_heavy_atoms(canonical_product, group.molecules)
         candidates.append(
             ReactantSet(
-                rank=group.rank,
+                **SetStatistics.of(group),
                 reactants=[MoleculeRef(smiles=s) for s in sorted(group.molecules)],
-                count=group.count,
-                frequency=group.frequency,
-                mean_logprob=group.mean_logprob,
-                best_perplexity=group.best_perplexity,
                 atoms_accounted=not missing,
                 missing_atoms=missing,
             )
