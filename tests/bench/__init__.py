@@ -1,0 +1,1 @@
+"""The benchmark script (bench/run.py) run end to end."""
