@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pymatgen.core.composition import Composition
 from pymatgen.core.periodic_table import Element
 from pymatgen.core.structure import Molecule
@@ -41,6 +43,11 @@ EMBED_SEED = 0xF00D
 EMBED_TIMEOUT_S = 10
 MAX_EMBED_ATOMS = 400  # with hydrogens; larger blocks are not embedded (time), the reason is recorded
 MAX_RATIO = 12
+FRAGMENT_GAP_A = 3.0  # space between the bounding boxes of disconnected fragments
+FRAGMENT_NOTE = (
+    "disconnected fragments (ions of a node, for example) are embedded one by one and set "
+    f"{FRAGMENT_GAP_A:g} Å apart along x; their relative placement is not chemistry"
+)
 _TYPICAL_VALENCE = {"O": 2, "S": 2, "Se": 2, "N": 3, "P": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1}
 _ACID_OH = Chem.MolFromSmarts("[$([CX3]=O),$([SX4](=O)=O),$([PX4]=O)][OX2H1]")
 _OPEN_CHALCOGEN = Chem.MolFromSmarts("[O,S;X1;H0;+0;!$(*=*)]")
@@ -61,12 +68,21 @@ class Geometry:
 
     molecule: Molecule | None
     reason: str | None
+    fragments: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form: the XYZ text when embedded."""
         if self.molecule is None:
             return {"embedded": False, "reason": self.reason}
-        return {"embedded": True, "sites": len(self.molecule), "xyz": self.molecule.to(fmt="xyz")}
+        data: dict[str, Any] = {
+            "embedded": True,
+            "sites": len(self.molecule),
+            "fragments": self.fragments,
+            "xyz": self.molecule.to(fmt="xyz"),
+        }
+        if self.fragments > 1:
+            data["note"] = FRAGMENT_NOTE
+        return data
 
 
 def is_metal(symbol: str) -> bool:
@@ -233,7 +249,31 @@ def embed(mol: Chem.Mol) -> Geometry:
         return Geometry(molecule=None, reason=f"RDKit embedding failed: {exc}")
     if conf_id < 0:
         return Geometry(molecule=None, reason="RDKit ETKDG found no 3D embedding (seeded and random starts)")
-    positions = withh.GetConformer(conf_id).GetPositions()
+    fragments = Chem.GetMolFrags(withh)
+    positions = _set_apart(withh.GetConformer(conf_id).GetPositions(), fragments)
     species = [a.GetSymbol() for a in withh.GetAtoms()]
     charge = sum(a.GetFormalCharge() for a in withh.GetAtoms())
-    return Geometry(molecule=Molecule(species, positions.tolist(), charge=charge), reason=None)
+    return Geometry(
+        molecule=Molecule(species, positions.tolist(), charge=charge), reason=None, fragments=len(fragments)
+    )
+
+
+def _set_apart(
+    positions: npt.NDArray[np.float64], fragments: tuple[tuple[int, ...], ...]
+) -> npt.NDArray[np.float64]:
+    """Move each fragment next to the previous one along x.
+
+    ETKDG embeds disconnected fragments independently around the origin, so single ions land on top
+    of each other; overlapping atoms would be wrong geometry for any downstream code.
+    """
+    if len(fragments) < 2:
+        return positions
+    placed: npt.NDArray[np.float64] = positions.copy()
+    next_left = 0.0
+    for atoms in fragments:
+        index = list(atoms)
+        block = positions[index]
+        shift = np.array([next_left - block[:, 0].min(), -block[:, 1].mean(), -block[:, 2].mean()])
+        placed[index] = block + shift
+        next_left += float(np.ptp(block[:, 0])) + FRAGMENT_GAP_A
+    return placed

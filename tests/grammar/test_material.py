@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 from pymatgen.core.composition import Composition
 from pymatgen.core.structure import Molecule
@@ -55,6 +56,21 @@ def test_geometry_can_be_skipped(profile: Profile) -> None:
     material = decode_material(MOF5, profile, geometry=False)
     assert material.node.geometry is None
     assert material.to_dict()["node"]["geometry"] is None
+
+
+def test_a_node_of_separate_ions_gets_its_ions_set_apart_and_says_so(profile: Profile) -> None:
+    text = "<MaterialS><MetalS>[Cu+2].[Cu+2]<MetalE><MoleculeS>O=C([O-])c1ccccc1<MoleculeE><MaterialE>"
+    geometry = decode_material(text, profile).node.geometry
+    assert geometry is not None
+    assert geometry.molecule is not None
+    assert geometry.fragments == 2
+    first, second = geometry.molecule.cart_coords
+    assert float(np.linalg.norm(first - second)) >= 2.9  # not both at the origin
+    assert "relative placement is not chemistry" in geometry.to_dict()["note"]
+    single = decode_material(text, profile).linkers[0].geometry
+    assert single is not None
+    assert single.fragments == 1
+    assert "note" not in single.to_dict()
 
 
 def test_a_block_that_cannot_be_embedded_records_why_instead_of_raising(profile: Profile) -> None:
