@@ -333,7 +333,7 @@ class GGUFInfo(BaseModel):
     sha256: str | None
     gguf_version: int
     architecture: str
-    name: str | None
+    general_name: str | None  # the file's own `general.name`, often the source folder's name
     file_type: int | None
     quantization: str
     tensor_types: dict[str, int]
@@ -452,7 +452,7 @@ def inspect_gguf(
         sha256=sha256_file(path, cache_path=hash_cache) if compute_sha256 else None,
         gguf_version=header.version,
         architecture=arch,
-        name=name if isinstance(name, str) else None,
+        general_name=name if isinstance(name, str) else None,
         file_type=file_type,
         quantization=_quantization_name(file_type, tensor_types),
         tensor_types=tensor_types,

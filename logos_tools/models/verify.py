@@ -308,7 +308,8 @@ def verify_gguf(
                     name="loads",
                     passed=True,
                     detail=f"{info.architecture}, {info.quantization}, vocabulary {model.n_vocab}",
-                    numbers={"n_vocab": model.n_vocab, "n_ctx_train": model.n_ctx_train},
+                    # From the header: a vocabulary-only load reports a training context of 0.
+                    numbers={"n_vocab": model.n_vocab, "n_ctx_train": info.context_length or 0},
                 )
             )
     except LogosError as exc:

@@ -36,6 +36,8 @@ def test_add_info_list_remove_round_trip(tiny_llama_q8: Path, tmp_path: Path) ->
     added = _json(_run("add", str(model), "--name", "tiny", "--json"))
     assert added["name"] == "tiny"
     info = _json(_run("info", "tiny", "--json"))
+    assert info["name"] == "tiny"  # the registered name, not the file's general.name
+    assert info["general_name"] != "tiny"
     assert info["quantization"] == "Q8_0"
     assert info["tokenizer_pre"] == "llama-bpe"
     assert info["sha256"] == added["sha256"]
@@ -70,7 +72,9 @@ def test_convert_and_quantize_write_json_reports_and_keep_progress_on_stderr(
 def test_verify_json_passes_for_a_faithful_conversion(tiny_llama_f32: Path, tiny_llama_dir: Path) -> None:
     report = _json(_run("verify", str(tiny_llama_f32), "--hf", str(tiny_llama_dir), "--json"))
     assert report["passed"] is True
-    assert {c["name"]: c["passed"] for c in report["checks"]}["logits_parity"] is True
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["logits_parity"]["passed"] is True
+    assert checks["loads"]["numbers"]["n_ctx_train"] > 0
 
 
 def test_verify_exits_1_when_a_check_fails(
