@@ -195,6 +195,8 @@ class BackendInfo:
     sha256: str | None
     is_demo: bool
     architecture: str | None = None
+    # Tokens one sequence (prompt + answer) may span: the smaller of the context and the model's
+    # training context; None until a local model is loaded, and for remote servers.
     n_ctx: int | None = None
 
 

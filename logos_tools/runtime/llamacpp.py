@@ -133,6 +133,11 @@ class _Context:
             self.ctx = None
 
 
+def _sequence_room(model: NativeModel, context: _Context) -> int:
+    """Tokens one sequence may span: the context, or the model's training context if smaller."""
+    return min(model.n_ctx_train or context.n_ctx, context.n_ctx)
+
+
 @dataclass
 class _PromptCache:
     token_ids: tuple[int, ...] = ()
@@ -173,7 +178,7 @@ class LlamaCppBackend(Backend):
             model_path=str(self.path),
             sha256=self._sha256,
             is_demo=self._is_demo,
-            n_ctx=self._context.n_ctx if self._context else None,
+            n_ctx=_sequence_room(self._model, self._context) if self._model and self._context else None,
         )
 
     @property
@@ -378,7 +383,7 @@ class _Generation:
         prompt_ids = self.backend._tokenize(model, request.prompt, add_bos=True)
         stop_ids = self.backend._stop_ids(model, request.stop)
         per_sequence = len(prompt_ids) + request.max_new_tokens
-        limit = min(model.n_ctx_train or context.n_ctx, context.n_ctx)
+        limit = _sequence_room(model, context)
         if per_sequence > limit:
             raise InputError(
                 f"The prompt is {len(prompt_ids)} tokens and max_new_tokens is {request.max_new_tokens}: "

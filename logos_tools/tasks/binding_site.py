@@ -40,9 +40,12 @@ from logos_tools.tasks.common import (
 SEQUENCE_LINK = 4  # residues at most this many positions apart join one site
 CA_LINK_ANGSTROM = 8.0  # residues whose CA atoms are this close join one site (structure input)
 # "auto" answer length: the answer repeats the sequence (at most one token per letter: BPE only merges)
-# and each pocket mark adds its two tag tokens; budget 4 tokens per mark for up to a quarter of the
-# residues (at least 32 marks), which also covers tags a model writes as several ordinary tokens.
+# and each pocket mark adds its two tag tokens. Constrained, the tags are single tokens and the exact
+# bound is every residue marked on its own (3 tokens per residue): an answer stops at its end tag, so
+# a generous bound costs only context room. Unconstrained, budget 4 tokens per mark for up to a
+# quarter of the residues (at least 32 marks), which also covers tags spelled as several tokens.
 TOKENS_PER_MARK = 4
+TOKENS_PER_RESIDUE_CONSTRAINED = 3
 MIN_EXPECTED_MARKS = 32
 MARKED_FRACTION = 0.25
 PROMPT_EXTRA_TOKENS = 8  # BOS and the four tags of the binding-site prompt, with room to spare
@@ -159,7 +162,7 @@ def find_binding_sites(
     task = profile.task("binding_site")
     n = _sample_count(num_samples, task.samples)
     prompt = build_search_prompt(checked, profile)
-    max_new = _answer_tokens(ctx, checked, task.max_new_tokens, max_new_tokens)
+    max_new = _answer_tokens(ctx, checked, task.max_new_tokens, max_new_tokens, constrained)
     params = (sampling or SamplingOptions()).resolve(profile)
     grammar = pocket_answer_gbnf(checked, profile) if constrained else None
     drawn = draw(
@@ -287,7 +290,9 @@ def _sample_count(num_samples: int | None, default: int) -> int:
     return num_samples
 
 
-def _answer_tokens(ctx: TaskContext, sequence: str, configured: int | str, override: int | None) -> int:
+def _answer_tokens(
+    ctx: TaskContext, sequence: str, configured: int | str, override: int | None, constrained: bool
+) -> int:
     """Tokens allowed for one answer: the override, the profile's number, or the "auto" estimate."""
     if override is not None:
         if isinstance(override, bool) or not 1 <= override <= 32768:
@@ -296,8 +301,11 @@ def _answer_tokens(ctx: TaskContext, sequence: str, configured: int | str, overr
     if isinstance(configured, int):
         return configured
     length = len(sequence)
-    marks = max(MIN_EXPECTED_MARKS, math.ceil(length * MARKED_FRACTION))
-    estimate = length + TOKENS_PER_MARK * marks + 1  # + the protein end tag
+    if constrained:
+        estimate = TOKENS_PER_RESIDUE_CONSTRAINED * length + 1  # + the protein end tag
+    else:
+        marks = max(MIN_EXPECTED_MARKS, math.ceil(length * MARKED_FRACTION))
+        estimate = length + TOKENS_PER_MARK * marks + 1
     n_ctx = ctx.backend.info.n_ctx  # None until a local model is loaded, or for remote servers
     if n_ctx is None:
         return estimate

@@ -95,7 +95,7 @@ def predict_reaction(
     """Predict the products of ``reactants`` by sampling the LOGOS ``<React>`` task.
 
     Samples are decoded as canonical product sets; equal sets are one candidate. An answer that only
-    repeats the reactants is invalid (no reaction predicted).
+    repeats reactants (all of them or some) is invalid: it predicts no new product.
 
     Raises:
         InputError: no reactants, a malformed dot-joined string, or ``num_samples`` out of range.
@@ -125,8 +125,10 @@ def predict_reaction(
     grouped = group_molecule_sets(
         drawn,
         profile,
+        # Every "product" an unchanged reactant (all of them, or only some, e.g. ['CCO'] from
+        # ['CC(=O)Cl', 'CCO']) predicts no reaction at all, so it is not a product set.
         reject=lambda molecules: (
-            "the answer only repeats the reactants" if molecules == reactant_set else None
+            "the answer only repeats the reactants" if molecules <= reactant_set else None
         ),
     )
     candidates = []

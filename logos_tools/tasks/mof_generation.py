@@ -19,7 +19,8 @@ from logos_tools.errors import DecodeError, EncodeError, InputError, ProfileErro
 from logos_tools.grammar.material import DecodedMaterial, decode_material
 from logos_tools.grammar.material_chem import embed, metals_of, node_valence_problem, parse_lenient
 from logos_tools.grammar.molecule import check_smiles_text, mol_to_canonical
-from logos_tools.grammar.profile import Profile
+from logos_tools.grammar.profile import EOS, Profile
+from logos_tools.runtime.base import Sample
 from logos_tools.tasks.answers import unfinished_reason
 from logos_tools.tasks.common import (
     Drawn,
@@ -214,6 +215,15 @@ def _problems(material: DecodedMaterial) -> list[str]:
     return [f"{c.name}: {c.detail}" for c in material.checks if c.severity == "error" and not c.passed]
 
 
+def _undecodable_reason(sample: Sample, exc: DecodeError, profile: Profile) -> str:
+    """Why a sample is not a material; an answer the model ended early is not "truncated output"."""
+    end = profile.end("material")
+    if sample.finish_reason == "stop" and sample.stop_tag == EOS and end not in sample.text:
+        # No token limit cut it: the model ended the text itself, so raising a limit would not help.
+        return f"the model ended the text without closing the material block with {end}"
+    return str(exc)
+
+
 def _next_round(target: int, found: int, drawn: int, left: int) -> int:
     """Samples for the next round: enough for the missing materials at the yield seen so far."""
     missing = target - found
@@ -287,7 +297,7 @@ def generate_mofs(
                 try:
                     material = decode_material(text, profile, geometry=False)
                 except DecodeError as exc:
-                    reason = str(exc)
+                    reason = _undecodable_reason(sample, exc, profile)
             if reason is not None:
                 invalid.append(InvalidSample(index=index, text=clip(sample.text), reason=reason))
                 continue

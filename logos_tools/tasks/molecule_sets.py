@@ -102,6 +102,13 @@ def group_molecule_sets(drawn: Drawn, profile: Profile, *, reject: SetRejection 
                 problem = str(exc)
         if problem is None and answer is not None:
             problem = molecule_set_problem(answer)
+            if answer.truncated and sample.finish_reason == "stop":
+                # The model itself ended the text (end of generation) inside a block: no token limit
+                # cut it, so "truncated" would send the caller to raise a limit that does not exist.
+                problem = (
+                    "the model ended the text before closing its last molecule block with "
+                    f"{profile.end('molecule')}"
+                )
         if problem is None and answer is not None and reject is not None:
             problem = reject(answer.molecules)
         if problem is not None or answer is None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from logos_tools.errors import DecodeError, EncodeError, InputError, ProfileError
 from logos_tools.grammar.antibody import decode_antibody, encode_antibody
 from logos_tools.grammar.blocks import check_no_tags
-from logos_tools.grammar.profile import Profile
+from logos_tools.grammar.profile import EOS, Profile
 from logos_tools.grammar.protein import (
     AMINO_ACIDS,
     check_sequence,
@@ -27,6 +27,7 @@ from logos_tools.grammar.protein import (
     encode_protein,
     letter_problem,
 )
+from logos_tools.runtime.base import Sample
 from logos_tools.tasks.answers import unfinished_reason
 from logos_tools.tasks.common import (
     InvalidSample,
@@ -382,7 +383,7 @@ def complete_sequence(
             try:
                 sequence = _decode_sequence(prompt + sample.text, checked_kind, profile)
             except DecodeError as exc:
-                reason = str(exc)
+                reason = _undecodable_reason(sample, checked_kind, exc, profile)
         if reason is None and sequence is not None and len(sequence) <= len(cleaned):
             reason = "the completion adds no residue to the prefix"
         if reason is not None or sequence is None:
@@ -425,6 +426,24 @@ def complete_sequence(
         sampling=sampling_report(params, max_new),
         run=run_report(ctx, drawn, requested=n, valid=valid),
     )
+
+
+def _undecodable_reason(sample: Sample, kind: SequenceKind, exc: DecodeError, profile: Profile) -> str:
+    """Why a completion is not a sequence, in terms of what the model wrote.
+
+    The decoder's messages are written for any text: its advice for pocket marks names another decoder,
+    and it calls a block without end tag truncated even when the model itself ended the text.
+    """
+    start = profile.start("pocket")
+    if start in sample.text:
+        return (
+            f"the model marked pocket residues ({start}...{profile.end('pocket')}) inside the sequence; "
+            "a completed sequence holds residue letters only"
+        )
+    end = profile.end(kind)
+    if sample.finish_reason == "stop" and sample.stop_tag == EOS and end not in sample.text:
+        return f"the model ended the text without closing the {kind} block with {end}"
+    return str(exc)
 
 
 def _decode_sequence(text: str, kind: SequenceKind, profile: Profile) -> str:

@@ -17,7 +17,7 @@ from logos_tools.tasks.common import (
     run_report,
     sampling_report,
 )
-from logos_tools.tasks.molecule_sets import SetStatistics, excess_heavy_atoms, group_molecule_sets
+from logos_tools.tasks.molecule_sets import RANKING, SetStatistics, excess_heavy_atoms, group_molecule_sets
 
 
 class ReactantSet(SetStatistics):
@@ -33,9 +33,10 @@ class ReactantSet(SetStatistics):
 class RetrosynthesisResult(TaskResult):
     """Candidate reactant sets for a product, most often sampled first."""
 
-    product: str
-    candidates: list[ReactantSet]
-    validity: float
+    product: str = Field(description="The product as canonical SMILES.")
+    candidates: list[ReactantSet] = Field(description="Distinct reactant sets, best first.")
+    validity: float = Field(description="Fraction of samples that gave a usable reactant set.")
+    ranking: str = Field(default=RANKING, description="How candidates are ordered.")
 
 
 def missing_heavy_atoms(product: str, reactants: Iterable[str]) -> dict[str, int]:

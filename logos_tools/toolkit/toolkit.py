@@ -244,7 +244,7 @@ class Toolkit:
         chain: Chain = None,
         num_samples: NumSamples = None,
         min_consensus: Annotated[
-            float, Field(ge=0, le=1, description="Fraction of samples that must mark a residue for a site.")
+            float, Field(gt=0, le=1, description="Fraction of samples that must mark a residue for a site.")
         ] = 0.5,
         seed: Seed = None,
         temperature: Temperature = None,

@@ -132,6 +132,13 @@ def test_unknown_stop_tag_and_oversized_request_are_input_errors(demo_backend: L
         demo_backend.generate(GenerationRequest(prompt="<MoleculeS>" * 9000, max_new_tokens=64))
 
 
+def test_info_reports_the_room_of_one_sequence_the_training_context_when_smaller(
+    demo_backend: LlamaCppBackend,
+) -> None:
+    demo_backend.load()
+    assert demo_backend.info.n_ctx == 2048  # the demo's trained context, below the 8192-token context
+
+
 def test_two_threads_calling_at_once_both_get_their_own_answers(demo_backend: LlamaCppBackend) -> None:
     requests = [
         GenerationRequest(

@@ -42,7 +42,7 @@ def test_prompt_stop_count_and_grammar_follow_the_reference_template(profile: Pr
     assert (request.sampling.temperature, request.sampling.top_p, request.sampling.top_k) == (1.2, 0.85, 50)
     assert (request.sampling.repetition_penalty, request.sampling.seed) == (1.05, 7)
     # auto length: one token per letter plus 4 per expected mark (at least 32 marks) plus the end tag
-    assert request.max_new_tokens == len(SEQUENCE) + 4 * 32 + 1
+    assert request.max_new_tokens == 3 * len(SEQUENCE) + 1  # constrained: every residue marked alone
     assert result.sampling.max_new_tokens == request.max_new_tokens
     assert result.sampling.constrained is True
     assert result.sampling.seed == 7
@@ -201,11 +201,17 @@ class _ScriptedWithContext(ScriptedBackend):
 
 
 def test_auto_answer_length_is_capped_by_the_model_context(profile: Profile) -> None:
-    sequence = "ACDEFGHIKLMNPQRSTVWY" * 10  # 200 residues: estimate 200 + 4 * 50 + 1 = 401
+    sequence = "ACDEFGHIKLMNPQRSTVWY" * 10  # 200 residues: estimate 3 * 200 + 1 = 601
     backend = _ScriptedWithContext([answer(sequence, [], profile)])
     result = find_binding_sites(context(backend, profile), sequence=sequence, num_samples=1)
     assert backend.history[0].max_new_tokens == 512 - (200 + 8)
     assert result.run.valid == 1
+
+
+def test_unconstrained_answers_budget_four_tokens_for_a_quarter_of_the_residues(profile: Profile) -> None:
+    backend = ScriptedBackend([answer(SEQUENCE, [1], profile)])
+    find_binding_sites(context(backend, profile), sequence=SEQUENCE, num_samples=1, constrained=False)
+    assert backend.history[0].max_new_tokens == len(SEQUENCE) + 4 * 32 + 1
 
 
 def test_an_expired_time_budget_returns_a_partial_well_formed_result(profile: Profile) -> None:

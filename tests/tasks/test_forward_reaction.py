@@ -68,12 +68,28 @@ def test_product_sets_are_grouped_ranked_and_checked_for_mass_balance(profile: P
     assert sorted(reasons) == [4, 5, 6, 7]
     assert "unclosed ring" in reasons[4]
     assert reasons[5] == "the answer only repeats the reactants"
-    assert "truncated" in reasons[6]
+    # The model ended the text (end of generation) inside a block: no token limit cut it.
+    assert reasons[6] == "the model ended the text before closing its last molecule block with <MoleculeE>"
     assert "closes a molecule block" in reasons[7]
     assert (result.run.valid, result.run.invalid, result.run.samples_drawn) == (4, 4, 8)
     assert result.validity == 0.5
     assert result.run.partial is False
     assert "most often sampled" in result.ranking
+
+
+def test_an_answer_made_only_of_some_of_the_reactants_predicts_no_product(profile: Profile) -> None:
+    backend = ScriptedBackend(
+        [
+            "<MoleculeS>OCC<MoleculeE>",
+            "<MoleculeS>CCO<MoleculeE><MoleculeS>CCOC(C)=O<MoleculeE>",
+        ]
+    )
+    result = predict_reaction(context(backend, profile), ["CC(=O)Cl", "CCO"], num_samples=2)
+    assert [[p.smiles for p in c.products] for c in result.candidates] == [["CCO", "CCOC(C)=O"]]
+    assert [(s.index, s.reason) for s in result.invalid_samples] == [
+        (0, "the answer only repeats the reactants")
+    ]
+    assert (result.run.valid, result.run.invalid, result.validity) == (1, 1, 0.5)
 
 
 @pytest.mark.parametrize(

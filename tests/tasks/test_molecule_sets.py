@@ -54,13 +54,16 @@ def test_every_unusable_sample_is_kept_with_its_reason(profile: Profile) -> None
             sample("no blocks at all"),
             sample("<MoleculeS>CCO<MoleculeE>", finish="deadline"),
             sample("<MoleculeS>CCN<MoleculeE>"),
+            sample("<MoleculeS>CCO", finish="length"),
         ]
     )
     grouped = group_molecule_sets(drawn, profile, reject=lambda m: "repeats" if m == {"CCN"} else None)
     reasons = {s.index: s.reason for s in grouped.invalid}
-    assert sorted(reasons) == [0, 1, 2, 3, 4, 5, 6]
+    assert sorted(reasons) == [0, 1, 2, 3, 4, 5, 6, 7]
     assert "unclosed ring" in reasons[0]
-    assert "truncated" in reasons[1]
+    # An open block is "truncated" only when the token limit cut it, not when the model ended the text.
+    assert reasons[1] == "the model ended the text before closing its last molecule block with <MoleculeE>"
+    assert reasons[7] == "the last molecule block has no end tag (truncated)"
     assert "position 0" in reasons[2]
     assert "protein block" in reasons[3]
     assert reasons[4] == "no molecule block in the answer"

@@ -138,8 +138,12 @@ def test_completions_are_decoded_as_full_sequences_grouped_and_invalid_ones_kept
     assert sorted(reasons) == [2, 3, 4, 5]
     assert "'X'" in reasons[2]
     assert reasons[3] == "the completion adds no residue to the prefix"
-    assert "no <ProteinE>" in reasons[4]
-    assert "pocket mark" in reasons[5]
+    # The model ended the text itself: "truncated at the token limit" would be wrong.
+    assert reasons[4] == "the model ended the text without closing the protein block with <ProteinE>"
+    assert reasons[5] == (
+        "the model marked pocket residues (<PocketS>...<PocketE>) inside the sequence; a completed "
+        "sequence holds residue letters only"
+    )
     assert (result.run.valid, result.run.invalid, result.validity) == (3, 4, round(3 / 7, 4))
 
 

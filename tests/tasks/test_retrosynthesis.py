@@ -37,3 +37,19 @@ def test_reactant_sets_are_grouped_ranked_and_checked_for_the_products_atoms(pro
     assert reasons[3] == "the answer contains the product itself"
     assert "unclosed ring" in reasons[4]
     assert (result.run.valid, result.run.invalid, result.validity) == (3, 2, 0.6)
+
+
+def test_candidates_say_how_they_are_ranked_and_an_answer_ended_inside_a_block_is_not_called_truncated(
+    profile: Profile,
+) -> None:
+    backend = ScriptedBackend(
+        [
+            "<MoleculeS>CC(=O)O<MoleculeE><MoleculeS>CCO<MoleculeE>",
+            "<MoleculeS>CC(=O)O<MoleculeE><MoleculeS>CC",
+        ]
+    )
+    result = retrosynthesis(context(backend, profile), "CCOC(C)=O", num_samples=2)
+    assert "most often sampled" in result.ranking
+    assert [(s.index, s.reason) for s in result.invalid_samples] == [
+        (1, "the model ended the text before closing its last molecule block with <MoleculeE>")
+    ]

@@ -38,6 +38,8 @@ def test_bad_arguments_are_input_errors_that_name_the_argument(isolated_home: Pa
         toolkit.retrosynthesis("CCO", num_samples=0)
     with pytest.raises(InputError, match="unclosed ring"):
         toolkit.retrosynthesis("C1CC")
+    with pytest.raises(InputError, match=r"min_consensus=0: Input should be greater than 0"):
+        toolkit.find_binding_sites(sequence="ACDEFGHIKLMNPQRSTVWY", min_consensus=0)
 
 
 def test_structure_paths_outside_the_allowed_roots_are_refused(isolated_home: Path, tmp_path: Path) -> None:
