@@ -26,7 +26,7 @@ def _need(value: str | None, kind: str, example: str) -> str:
     return value
 
 
-def _positions(raw: str | None) -> list[int]:
+def _positions(raw: str | None, length: int) -> list[int]:
     if raw is None or not raw.strip():
         raise click.UsageError(
             "encode pocket needs --positions 1,5,9 (1-based) or --structure FILE --ligand RES."
@@ -35,10 +35,21 @@ def _positions(raw: str | None) -> list[int]:
         one_based = [int(part) for part in raw.replace(" ", "").split(",") if part]
     except ValueError:
         raise click.BadParameter(
-            f"{raw!r} is not a comma-separated list of 1-based positions, e.g. 1,5,9."
+            f"{raw!r} is not a comma-separated list of 1-based positions, e.g. 1,5,9.",
+            param_hint="--positions",
         ) from None
     if any(p < 1 for p in one_based):
-        raise click.BadParameter(f"positions {raw!r} must be 1-based (1 is the first residue).")
+        raise click.BadParameter(
+            f"positions {raw!r} must be 1-based (1 is the first residue).", param_hint="--positions"
+        )
+    outside = [p for p in one_based if p > length]
+    if outside:
+        # Checked here so the message speaks the CLI's 1-based numbering, not the encoder's 0-based one.
+        raise click.BadParameter(
+            f"position {outside[0]} is outside the {length}-residue sequence. "
+            f"Pass 1-based positions from 1 to {length}.",
+            param_hint="--positions",
+        )
     return [p - 1 for p in one_based]
 
 
@@ -78,7 +89,13 @@ def grammar(ctx: click.Context, profile_name: str | None) -> None:
     "--cutoff", type=float, help="pocket: heavy-atom distance cutoff in Å (default from the profile)."
 )
 @click.option("--positions", help="pocket without a structure: 1-based pocket positions, e.g. 1,5,9.")
-@click.option("--direction", type=click.Choice(["retro", "forward"]), default="retro", show_default=True)
+@click.option(
+    "--direction",
+    type=click.Choice(["retro", "forward"]),
+    default="retro",
+    show_default=True,
+    help="reaction: retro writes the product first (retrosynthesis prompt), forward the reactants.",
+)
 @click.option("--node", help="material: SMILES of the metal node.")
 @click.option("--linker", "linkers", multiple=True, help="material: SMILES of a linker (repeat for more).")
 @click.option("--light", help="antibody: light chain (profiles with the heavy_light layout).")
@@ -156,8 +173,9 @@ def _encode_pocket(
     from logos_tools.grammar.pocket import encode_pocket_protein
 
     if structure is None:
-        positions0 = _positions(positions)
-        text = encode_pocket_protein(_need(value, "pocket", "MKTLAVFG"), positions0, profile)
+        sequence = _need(value, "pocket", "MKTLAVFG")
+        positions0 = _positions(positions, len(sequence.strip()))
+        text = encode_pocket_protein(sequence, positions0, profile)
         return {"positions": positions0, "positions_1based": [p + 1 for p in positions0]}, text
     if not ligand:
         raise click.UsageError("encode pocket --structure FILE needs --ligand RESNAME (e.g. --ligand ATP).")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from logos_tools.cli.files import check_output_file, force_option
 from logos_tools.cli.output import emit, json_option
 from logos_tools.settings import Settings
 
@@ -142,7 +143,13 @@ def pull(checkpoint_id: str, revision: str | None, as_json: bool) -> None:
 @model.command("convert")
 @click.argument("hf_dir", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--outtype", type=click.Choice(["f32", "f16", "bf16"]), default="f16", show_default=True)
+@click.option(
+    "--outtype",
+    type=click.Choice(["f32", "f16", "bf16"]),
+    default="f16",
+    show_default=True,
+    help="Float type of the weights in the GGUF; quantize it afterwards with `logos model quantize`.",
+)
 @click.option(
     "--tag-token-type",
     type=click.Choice(["user_defined", "control"]),
@@ -151,30 +158,46 @@ def pull(checkpoint_id: str, revision: str | None, as_json: bool) -> None:
     help="Token type of the LOGOS tags; control tags vanish from text served by llama.cpp servers.",
 )
 @click.option("--demo", "is_demo", is_flag=True, help="Mark the output as the built-in demo model.")
+@force_option
 @json_option
-def convert(hf_dir: Path, out: Path, outtype: str, tag_token_type: str, is_demo: bool, as_json: bool) -> None:
-    """Convert a Hugging Face LOGOS checkpoint folder to GGUF (streamed tensor by tensor)."""
+def convert(
+    hf_dir: Path, out: Path, outtype: str, tag_token_type: str, is_demo: bool, force: bool, as_json: bool
+) -> None:
+    """Convert a Hugging Face LOGOS checkpoint folder to GGUF (streamed tensor by tensor).
+
+    The folder of OUT must exist; an existing OUT is replaced only with --force.
+    """
     from logos_tools.models.convert import convert_checkpoint
 
     settings = Settings.from_env()
-    with click.progressbar(length=100, label="converting", file=sys.stderr, show_eta=True) as bar:
-        last = [0]
+    target = check_output_file(out, force=force, what="OUT")
+    # The bar opens with the first tensor, so a checkpoint rejected up front prints only its error.
+    bar: Any = None
+    last = [0]
 
-        def progress(done: int, total: int, _name: str) -> None:
-            percent = int(100 * done / max(total, 1))
-            if percent > last[0]:
-                bar.update(percent - last[0])
-                last[0] = percent
+    def progress(done: int, total: int, _name: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=100, label="converting", file=sys.stderr, show_eta=True)
+            bar.__enter__()
+        percent = int(100 * done / max(total, 1))
+        if percent > last[0]:
+            bar.update(percent - last[0])
+            last[0] = percent
 
+    try:
         report = convert_checkpoint(
             hf_dir,
-            out,
+            target,
             out_type=outtype,  # type: ignore[arg-type]
             tag_token_type=tag_token_type,  # type: ignore[arg-type]
             is_demo=is_demo,
             progress=progress,
             profile=settings.profile,
         )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
     emit(
         report,
         as_json=as_json,
@@ -190,14 +213,22 @@ def convert(hf_dir: Path, out: Path, outtype: str, tag_token_type: str, is_demo:
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--type", "quant_type", required=True, help="Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, ...")
-@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
+@force_option
 @json_option
-def quantize(src: Path, dst: Path, quant_type: str, threads: int | None, as_json: bool) -> None:
-    """Quantize a GGUF with llama.cpp (no progress while it runs; the elapsed time is reported)."""
-    from logos_tools.models.quantize import quantize_gguf
+def quantize(src: Path, dst: Path, quant_type: str, threads: int | None, force: bool, as_json: bool) -> None:
+    """Quantize a GGUF with llama.cpp (no progress while it runs; the elapsed time is reported).
 
+    The folder of DST must exist; an existing DST is replaced only with --force.
+    """
+    from logos_tools.models.gguf_file import inspect_gguf
+    from logos_tools.models.quantize import quant_type_id, quantize_gguf
+
+    quant_type_id(quant_type)  # a wrong type or input file is reported before the "please wait" line
+    inspect_gguf(src, compute_sha256=False)
+    target = check_output_file(dst, force=force, what="DST")
     click.echo(f"quantizing {src} to {quant_type} (llama.cpp reports no progress; please wait)", err=True)
-    report = quantize_gguf(src, dst, quant_type, nthread=threads)
+    report = quantize_gguf(src, target, quant_type, nthread=threads)
     emit(
         report,
         as_json=as_json,

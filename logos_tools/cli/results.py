@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from logos_tools.cli.files import check_output_file, force_option
 from logos_tools.cli.output import emit, json_option
+from logos_tools.errors import InputError
 from logos_tools.store.exports import EXPORT_FORMATS, export_result, format_from_path
 from logos_tools.store.results import ResultStore, StoredResult
 
@@ -97,10 +99,25 @@ def show_result(result_id: str, as_json: bool) -> None:
     "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write."
 )
 @click.option("--legend", default=None, help="PNG only: the field shown under each molecule, e.g. qed.")
+@force_option
 @json_option
-def export(result_id: str, fmt: str | None, out: Path, legend: str | None, as_json: bool) -> None:
-    """Write a stored result's molecules (sdf, csv, png), sequences (fasta) or all of it (jsonl)."""
-    report = export_result(_store(), result_id, fmt or format_from_path(out), out, legend=legend)
+def export(
+    result_id: str, fmt: str | None, out: Path, legend: str | None, force: bool, as_json: bool
+) -> None:
+    """Write a stored result's molecules (sdf, csv, png), sequences (fasta) or all of it (jsonl).
+
+    The folder of --out must exist; an existing file is replaced only with --force.
+    """
+    chosen = (fmt or format_from_path(out)).lower()
+    if legend is not None and chosen != "png":
+        raise InputError(
+            f"--legend {legend!r} only applies to PNG grids, and this export is {chosen}. "
+            "Drop --legend, or export to a .png file."
+        )
+    store = _store()
+    store.get(result_id)  # an unknown id is the first thing to report, before any file question
+    target = check_output_file(out, force=force)
+    report = export_result(store, result_id, chosen, target, legend=legend)
     text = f"wrote {report.written} of {report.records} records to {report.path} ({report.format})"
     if report.invalid:
         kept = " (kept in the file with an empty canonical_smiles)" if report.format == "csv" else ""

@@ -101,7 +101,7 @@ def test_export_takes_the_format_from_the_suffix_and_lists_invalid_rows(tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["format"], report["written"], report["invalid"][0]["value"]) == ("csv", 2, "C1CC")
-    text = run("export", item.id, "--out", str(out)).stdout
+    text = run("export", item.id, "--out", str(out), "--force").stdout
     assert "1 invalid (kept in the file with an empty canonical_smiles):" in text
 
 
