@@ -133,7 +133,7 @@ def design_ligands(
     if not pocket.positions0 and chosen != "plain":
         raise InputError(
             f"The {chosen!r} prompt variant marks the pocket, but the pocket has no residue. Pass "
-            "pocket_positions (1-based), residues or a ligand, or use variant='plain'."
+            "pocket_positions (1-based), residues or a ligand."
         )
     reference = (
         canonical_reference([reference_smiles], profile, what="reference_smiles")

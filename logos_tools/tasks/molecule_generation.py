@@ -69,7 +69,7 @@ def generate_molecules(
     limits = check_filter(filters)
     checked_prefix = check_prefix(prefix, profile)
     known = (
-        canonical_reference(reference, profile, what="reference SMILES") if reference is not None else None
+        canonical_reference(reference, profile, what="reference_smiles") if reference is not None else None
     )
     task = profile.task("molecule_generation")
     max_new = task.max_new_tokens if isinstance(task.max_new_tokens, int) else DEFAULT_MAX_NEW_TOKENS
@@ -90,7 +90,7 @@ def generate_molecules(
     novelty_reference = (
         f"the {len(known)} distinct reference molecules given"
         if known is not None
-        else "not measured: the model's training set is not known; pass `reference` SMILES to measure novelty"
+        else "not measured: the model's training set is not known; pass reference_smiles to measure novelty"
     )
     return sampled.build(
         MoleculeGenerationResult, ctx, novelty_reference=novelty_reference, prefix=checked_prefix or None

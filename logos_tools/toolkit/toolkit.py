@@ -352,6 +352,12 @@ class Toolkit:
             int, Field(ge=1, le=500, description="Molecules wanted (after filters).")
         ] = 10,
         prefix: Annotated[str | None, Field(description="SMILES prefix every molecule starts with.")] = None,
+        reference_smiles: Annotated[
+            list[str] | None,
+            Field(
+                max_length=10000, description="Known molecules (SMILES); novelty is measured against them."
+            ),
+        ] = None,
         min_qed: MinQED = None,
         max_mw: MaxMW = None,
         max_sa: MaxSA = None,
@@ -375,6 +381,7 @@ class Toolkit:
                 prefix=prefix,
                 filters=filters,
                 max_samples=max_samples,
+                reference=reference_smiles,
                 sampling=_sampling,
             ),
         )

@@ -111,7 +111,7 @@ def test_filters_apply_with_oversampling(profile: Profile) -> None:
         ({"num_molecules": 5000}, InputError, "num_molecules=5000"),
         ({"max_samples": -1}, InputError, "max_samples=-1"),
         ({"filters": {"max_mw": -3}}, InputError, "max_mw"),
-        ({"reference": ["C1CC"]}, EncodeError, "reference SMILES 'C1CC' is invalid"),
+        ({"reference": ["C1CC"]}, EncodeError, "reference_smiles 'C1CC' is invalid"),
     ],
 )
 def test_bad_options_raise_errors_that_name_the_value(
