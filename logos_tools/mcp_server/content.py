@@ -37,10 +37,15 @@ def resource_hints(data: dict[str, Any]) -> list[str]:
     lines = []
     result_id = data.get("result_id")
     if isinstance(result_id, str):
+        # Only formats with something to write: a scoring result's records all carry 'smiles' and
+        # 'sequence' keys, null for the other kinds, and an SDF or FASTA of nulls would be empty.
+        molecules = molecule_records(data)
         exports = []
-        if molecule_records(data):
-            exports += ["sdf", "csv"]
-        if sequence_records(data):
+        if any(_filled(record.get("smiles")) for record in molecules):
+            exports.append("sdf")
+        if molecules:
+            exports.append("csv")  # a table keeps every row, SMILES or not
+        if any(_filled(record.get("sequence")) for record in sequence_records(data)):
             exports.append("fasta")
         shown = ", ".join(f"logos://results/{result_id}/{fmt}" for fmt in exports)
         lines.append(
@@ -50,6 +55,10 @@ def resource_hints(data: dict[str, Any]) -> list[str]:
     if isinstance(job_id, str) and data.get("status") in (None, "running"):
         lines.append(f"Job status resource: logos://jobs/{job_id}.")
     return lines
+
+
+def _filled(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def tool_result(result: Any, result_type: Any, *, images: bool) -> CallToolResult:

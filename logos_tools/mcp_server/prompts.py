@@ -1,13 +1,17 @@
 """Design-loop prompts: short, parameterised plans that name the tools to call and what to check.
 
-Prompt arguments arrive as strings (MCP prompts have no typed arguments), so counts are strings too.
+Prompt arguments arrive as strings (MCP prompts have no typed arguments), so counts are strings too;
+each is checked here (a plan asking a tool for 'banana' molecules would only fail later, in the tool).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
 # The tool names these prompts mention; a test checks each is a real tool.
@@ -27,6 +31,47 @@ _LONG_CALLS = (
 )
 
 
+_RESIDUE_NUMBERS = re.compile(r"^\s*-?\d+[A-Za-z]?(?:\s*[,;\s]\s*-?\d+[A-Za-z]?)*\s*$")
+_SEPARATORS = re.compile(r"[,;\s]+")
+_LIGAND_NAME = re.compile(r"^[A-Za-z0-9]{1,3}$")
+
+
+def _refuse(prompt: str, message: str) -> MCPError:
+    return MCPError(INVALID_PARAMS, f"Prompt {prompt!r}: {message}", {"prompt": prompt})
+
+
+def _whole_number(prompt: str, argument: str, value: str, low: int, high: int) -> int:
+    """``value`` as an int in ``[low, high]``.
+
+    Raises:
+        MCPError: INVALID_PARAMS naming the argument, the value and the range.
+    """
+    text = value.strip()
+    if not re.fullmatch(r"[+-]?\d+", text) or not low <= int(text) <= high:
+        raise _refuse(
+            prompt, f"{argument}={value!r} must be a whole number from {low} to {high}, e.g. '{low}'."
+        )
+    return int(text)
+
+
+def _pocket_arguments(pocket: str) -> str:
+    """The design_ligands arguments that name ``pocket``: residue numbers, or a bound ligand's name.
+
+    Raises:
+        MCPError: INVALID_PARAMS when ``pocket`` is neither.
+    """
+    if _RESIDUE_NUMBERS.match(pocket):
+        numbers = _SEPARATORS.split(pocket.strip())
+        return f"residues={numbers!r}"
+    if _LIGAND_NAME.match(pocket.strip()):
+        return f"ligand={pocket.strip().upper()!r}"
+    raise _refuse(
+        "pocket_to_lead",
+        f"pocket={pocket!r} is neither residue numbers (e.g. '45,88,120') nor a bound ligand's residue name "
+        "(1 to 3 letters or digits, e.g. 'ATP'). Pass one of those, or leave it empty to search for the pocket.",
+    )
+
+
 def pocket_to_lead(
     structure: Annotated[str, Field(description="PDB or mmCIF path inside the server's allowed folders.")],
     pocket: Annotated[
@@ -38,19 +83,27 @@ def pocket_to_lead(
     ] = "",
     count: Annotated[str, Field(description="How many ligands to design.")] = "10",
 ) -> str:
-    """From a protein pocket to a synthesizable lead: find the pocket, design ligands, pick one, plan its route."""
+    """From a protein pocket to a synthesizable lead: find the pocket, design ligands, pick one, plan its route.
+
+    Raises:
+        MCPError: INVALID_PARAMS for a ``pocket`` or ``count`` the tools would refuse.
+    """
+    molecules = _whole_number("pocket_to_lead", "count", count, 1, 200)  # design_ligands' num_molecules
+    if not structure.strip():
+        raise _refuse("pocket_to_lead", "structure is empty. Pass the path of a PDB or mmCIF file.")
     locate = (
-        f"1. The pocket is {pocket!r}: pass it to design_ligands as `ligand` (a residue name) or `residues`."
-        if pocket
-        else f"1. Call find_binding_sites with structure_path={structure!r}; use the top site's residue "
-        "numbers as `residues`."
+        f"1. The pocket is given: pass {_pocket_arguments(pocket)} to design_ligands."
+        if pocket.strip()
+        else f"1. Call find_binding_sites with structure_path={structure!r} (add `chain` if it asks for "
+        "one); use the top site's residue numbers, as strings, as `residues`."
     )
     return "\n".join(
         [
             f"Design a synthesizable lead for the protein in {structure!r}.",
             locate,
-            f"2. Call design_ligands with structure_path={structure!r}, that pocket, num_molecules={count} "
-            "and drug-like limits (e.g. min_qed 0.5, max_sa 4, lipinski true, no_pains true).",
+            f"2. Call design_ligands with structure_path={structure!r}, that pocket, num_molecules={molecules} "
+            "and drug-like limits (e.g. min_qed 0.5, max_sa 4, lipinski true, no_pains true). With "
+            "`residues` on a structure of several protein chains, pass the pocket's `chain` too.",
             "3. Call score_objects on the passing molecules to compare their likelihood; weigh QED, SA "
             "score and novelty from step 2.",
             "4. For the best two, call retrosynthesis; keep reactant sets whose atoms are accounted for, then "
@@ -65,7 +118,14 @@ def retrosynthesis_tree(
     target: Annotated[str, Field(description="SMILES of the molecule to make.")],
     depth: Annotated[str, Field(description="How many steps back to expand (1 to 3).")] = "2",
 ) -> str:
-    """Expand a multi-step retrosynthesis tree, checking every step in the forward direction."""
+    """Expand a multi-step retrosynthesis tree, checking every step in the forward direction.
+
+    Raises:
+        MCPError: INVALID_PARAMS for an empty ``target`` or a ``depth`` outside 1 to 3.
+    """
+    depth = str(_whole_number("retrosynthesis_tree", "depth", depth, 1, 3))
+    if not target.strip():
+        raise _refuse("retrosynthesis_tree", "target is empty. Pass the SMILES of the molecule to make.")
     return "\n".join(
         [
             f"Build a retrosynthesis tree for {target!r}, {depth} steps deep.",
@@ -87,7 +147,13 @@ def mof_screen(
     ] = "",
     count: Annotated[str, Field(description="How many distinct valid materials to aim for.")] = "20",
 ) -> str:
-    """Screen generated metal-organic frameworks: generate, keep valid novel ones, rank by likelihood."""
+    """Screen generated metal-organic frameworks: generate, keep valid novel ones, rank by likelihood.
+
+    Raises:
+        MCPError: INVALID_PARAMS for a ``count`` outside what generate_mofs accepts (1 to 200).
+    """
+    count = str(_whole_number("mof_screen", "count", count, 1, 200))  # generate_mofs' num_materials
+    metal_node = metal_node.strip()
     node = f" on the metal node {metal_node!r}" if metal_node else ""
     return "\n".join(
         [

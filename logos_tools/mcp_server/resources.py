@@ -56,31 +56,57 @@ def _json(value: BaseModel | list[Any] | dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
-def _mapped(read: Callable[P, R]) -> Callable[P, R]:
-    """Turn our errors into resource errors whose message reaches the client (others are masked)."""
+# The store's messages point at the CLI (`logos results list`, "export it as jsonl"); over MCP the same
+# things are resources.
+RESULTS_HINT = (
+    "Over MCP, logos://results lists the recent result ids and logos://results/{result_id} holds a whole "
+    "result as JSON."
+)
+
+
+def _mapped(read: Callable[P, R], hint: str = "") -> Callable[P, R]:
+    """Turn our errors into resource errors whose message reaches the client (others are masked).
+
+    ``hint`` is appended to refusals (bad or unknown id, nothing to export).
+    """
 
     @functools.wraps(read)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return read(*args, **kwargs)
         except (ResultNotFoundError, InputError) as exc:
-            raise ResourceNotFoundError(str(exc)) from exc
+            raise ResourceNotFoundError(f"{exc} {hint}".strip()) from exc
         except LogosError as exc:
             raise ResourceError(str(exc)) from exc
 
     return wrapper
 
 
+def _result_read(read: Callable[P, R]) -> Callable[P, R]:
+    """``_mapped`` for reads of stored results: refusals also say where results are over MCP."""
+    return _mapped(read, RESULTS_HINT)
+
+
 def export_text(toolkit: Toolkit, result_id: str, fmt: str) -> str:
     """A stored result exported as ``fmt`` (sdf, csv or fasta), as text.
 
     Raises:
-        InputError: a malformed id, or a result without molecules (sdf, csv) or sequences (fasta).
+        InputError: a malformed id, or a result without molecules (sdf, csv) or sequences (fasta), or
+            none that can be written (an SDF or FASTA file would be empty).
         ResultNotFoundError: no stored result has that id.
     """
     with tempfile.TemporaryDirectory(prefix="logos-mcp-") as folder:
         target = Path(folder) / f"{result_id}.{fmt}"
-        export_result(toolkit.store, result_id, fmt, target, profile=toolkit.profile)
+        report = export_result(toolkit.store, result_id, fmt, target, profile=toolkit.profile)
+        if report.written == 0 and fmt != "csv":
+            what = "sequences" if fmt == "fasta" else "molecules"
+            reasons = "; ".join(sorted({invalid.reason for invalid in report.invalid})[:3]) or "no records"
+            records = f"{report.records} record{'' if report.records == 1 else 's'}"
+            raise InputError(
+                f"Result {result_id} holds {records} but no {what} that can be written as {fmt.upper()}, so "
+                f"the file would be empty ({reasons}). Read logos://results/{result_id}/csv for the table of "
+                f"its records, or pick a result with valid {what}."
+            )
         return target.read_text(encoding="utf-8")
 
 
@@ -132,7 +158,7 @@ def register_resources(
         description="One stored tool result with inputs, model, sampling parameters, outputs and timings.",
         mime_type="application/json",
     )
-    @_mapped
+    @_result_read
     def read_result(result_id: str) -> str:
         return _json(toolkit.store.get(result_id))
 
@@ -186,7 +212,7 @@ def register_resources(
 def _register_export(server: MCPServer[Any], toolkit: Toolkit, fmt: str, mime: str) -> None:
     what = "sequences" if fmt == "fasta" else "molecules"
 
-    @_mapped
+    @_result_read
     def read_export(result_id: str) -> str:
         return export_text(toolkit, result_id, fmt)
 

@@ -20,7 +20,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -45,6 +45,7 @@ from logos_tools.toolkit.toolkit import Toolkit
 logger = logging.getLogger(__name__)
 
 CONTEXT_PARAMETER = "mcp_request_context"  # receives the SDK's Context; never part of the input schema
+SHADOWED_CONTEXT = "\0" + CONTEXT_PARAMETER  # a client argument of that name, kept aside to be refused
 PROGRESS_INTERVAL_S = 0.5
 _SCHEMA_VALUE_KEYS = frozenset({"default", "const", "enum", "examples"})
 
@@ -142,7 +143,10 @@ class _ToolkitChecksArguments(ArgModelBase):
 
     def model_dump_one_level(self) -> dict[str, Any]:
         arguments = super().model_dump_one_level()
-        arguments.update(self.model_extra or {})
+        extra = dict(self.model_extra or {})
+        if CONTEXT_PARAMETER in extra:  # the SDK's context would silently replace it: keep it to refuse
+            extra[SHADOWED_CONTEXT] = extra.pop(CONTEXT_PARAMETER)
+        arguments.update(extra)
         return arguments
 
 
@@ -258,6 +262,12 @@ class ProgressRelay:
             logger.debug("Progress notification not sent", exc_info=True)
 
 
+def _shown_name(name: str) -> str:
+    if name == SHADOWED_CONTEXT:
+        return CONTEXT_PARAMETER
+    return name or repr(name)
+
+
 # -- the adapter ---------------------------------------------------------------------------------------
 class ToolAdapter:
     """Runs one toolkit method for MCP calls."""
@@ -272,9 +282,26 @@ class ToolAdapter:
         given = arguments.get("time_budget_s")
         return float(given) if isinstance(given, (int, float)) else self.toolkit.settings.time_budget_s
 
-    async def __call__(self, **kwargs: Any) -> CallToolResult:
-        context: Context[Any, Any] = kwargs.pop(CONTEXT_PARAMETER)
-        arguments = {name: value for name, value in kwargs.items() if value is not UNSET}
+    def unknown_arguments(self, names: Iterable[str]) -> str | None:
+        """The refusal for argument names the tool does not have, or None when every name is known.
+
+        The toolkit refuses unknown names too, but not every name reaches it intact: ``self`` would
+        bind to the method itself, the context parameter's name is the SDK's, and an empty name
+        leaves pydantic nothing to report.
+        """
+        known = list(self.spec.signature.parameters)
+        unknown = [name for name in names if name not in known]
+        if not unknown:
+            return None
+        shown = "; ".join(f"{_shown_name(name)} is not an argument of this tool" for name in unknown)
+        listed = f"its arguments: {', '.join(known)}" if known else "it takes no arguments"
+        return f"Invalid arguments: {shown} ({listed}). Fix these values and call again."
+
+    async def __call__(self, context: Context[Any, Any], given: dict[str, Any]) -> CallToolResult:
+        refusal = self.unknown_arguments(given)
+        if refusal:
+            raise ToolError(refusal)
+        arguments = {name: value for name, value in given.items() if value is not UNSET}
         cancel = CancelToken()
         progress = ProgressRelay(context, self.budget_s(arguments))
         method = self.spec.method
@@ -309,7 +336,9 @@ class ToolAdapter:
         returns = Annotated[CallToolResult, self.spec.result_type]
 
         async def call(**kwargs: Any) -> CallToolResult:
-            return await self(**kwargs)
+            # The client's names stay inside one dict: as keywords, a name like 'self' would collide.
+            context: Context[Any, Any] = kwargs.pop(CONTEXT_PARAMETER)
+            return await self(context, kwargs)
 
         call.__name__ = call.__qualname__ = self.spec.name
         call.__doc__ = self.spec.description

@@ -18,6 +18,7 @@ from rdkit import Chem
 from logos_tools.grammar.profile import Profile
 from logos_tools.mcp_server.server import build_server
 from tests.mcp_server.conftest import scripted_toolkit
+from tests.mcp_server.support import text_of
 
 pytestmark = pytest.mark.anyio
 MOLECULES = ["CCO<MoleculeE>", "c1ccccc1O<MoleculeE>", "CC(=O)Nc1ccc(O)cc1<MoleculeE>"]
@@ -121,8 +122,61 @@ async def test_a_result_without_molecules_says_so_when_asked_for_sdf(isolated_ho
     async with Client(build_server(toolkit)) as client:
         result = await client.call_tool("complete_sequence", {"prefix": "MKTAY", "num_samples": 1})
         assert result.structured_content is not None
-        with pytest.raises(MCPError, match="holds no molecules"):
+        with pytest.raises(MCPError, match="holds no molecules") as refused:
             await client.read_resource(f"logos://results/{result.structured_content['result_id']}/sdf")
+    assert "logos://results/{result_id} holds a whole result as JSON" in refused.value.message
+
+
+async def test_a_scoring_result_offers_only_the_exports_that_have_something_to_write(
+    isolated_home: Path,
+) -> None:
+    objects = [{"kind": "reaction", "value": "CCO>>CC=O"}, {"kind": "protein", "value": "MKTAY"}]
+    async with Client(build_server(scripted_toolkit(isolated_home, [""]), images=False)) as client:
+        result = await client.call_tool("score_objects", {"objects": objects})
+        assert result.structured_content is not None, result
+        result_id = result.structured_content["result_id"]
+        table = await _text(client, f"logos://results/{result_id}/csv")
+        fasta = await _text(client, f"logos://results/{result_id}/fasta")
+        with pytest.raises(MCPError) as refused:
+            await client.read_resource(f"logos://results/{result_id}/sdf")
+    hints = [line for line in text_of(result).splitlines() if line.startswith("Resources:")]
+    assert hints == [
+        f"Resources: logos://results/{result_id} (JSON); exports logos://results/{result_id}/csv, "
+        f"logos://results/{result_id}/fasta."
+    ]
+    assert sorted(row["kind"] for row in csv.DictReader(io.StringIO(table))) == ["protein", "reaction"]
+    assert fasta.splitlines()[1] == "MKTAY"
+    assert refused.value.message.startswith(
+        f"Result {result_id} holds 2 records but no molecules that can be written as SDF, so the file would "
+        "be empty (the 'smiles' field is NoneType, not SMILES text)."
+    )
+    assert f"Read logos://results/{result_id}/csv" in refused.value.message
+
+
+@pytest.mark.parametrize("uri", ["logos://results/r-000000000000", "logos://results/not-an-id/csv"])
+async def test_refused_result_reads_point_at_the_results_resource_not_only_at_the_cli(
+    isolated_home: Path, uri: str
+) -> None:
+    async with Client(build_server(scripted_toolkit(isolated_home, [""]))) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.read_resource(uri)
+    assert "Over MCP, logos://results lists the recent result ids" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "uri", ["logos://nothing", "logos://results/r-000000000000/xyz", "logos://results/../etc/passwd"]
+)
+async def test_an_unknown_resource_uri_is_refused_with_the_resources_there_are(
+    isolated_home: Path, uri: str
+) -> None:
+    async with Client(build_server(scripted_toolkit(isolated_home, [""]))) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.read_resource(uri)
+        assert (await client.read_resource("logos://grammar")).contents  # still serving
+    message = refused.value.message
+    assert message.startswith(f"Unknown resource {uri!r}. Read one of: logos://grammar, logos://models")
+    assert "logos://results/{result_id}/sdf" in message
+    assert "logos://schemas/{tool}" in message
 
 
 async def test_the_schema_resource_holds_the_complete_result_schema(isolated_home: Path) -> None:

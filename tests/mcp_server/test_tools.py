@@ -90,7 +90,12 @@ async def test_bad_arguments_come_back_as_errors_that_say_what_to_fix_and_the_se
         ("predict_reaction", {"reactants": "CCO"}, "reactants='CCO': Input should be a valid list"),
         ("get_job", {"job_id": "nope"}, "'nope' is not a job id"),
         ("get_job", {"job_id": "j-0123456789ab"}, "No job 'j-0123456789ab'"),
-        ("no_such_tool", {}, "Unknown tool: no_such_tool"),
+        (
+            "no_such_tool",
+            {},
+            "Unknown tool: 'no_such_tool' is not a tool of this server. Call one of: retrosynthesis, "
+            "predict_reaction,",
+        ),
     ]
     async with Client(build_server(toolkit)) as client:
         for name, arguments, message in bad_calls:
@@ -102,6 +107,38 @@ async def test_bad_arguments_come_back_as_errors_that_say_what_to_fix_and_the_se
         )
     assert not good.is_error
     assert "CC(=O)O . O=C(O)c1ccccc1O" in text_of(good)
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "message"),
+    [
+        ("retrosynthesis", {"product": "CCO", "self": 5}, "self is not an argument of this tool"),
+        ("retrosynthesis", {"product": "CCO", "": 5}, "'' is not an argument of this tool"),
+        (
+            "retrosynthesis",
+            {"product": "CCO", "mcp_request_context": 5},
+            "mcp_request_context is not an argument of this tool",
+        ),
+        ("list_models", {"verbose": True}, "verbose is not an argument of this tool (it takes no arguments)"),
+    ],
+)
+async def test_argument_names_the_tool_lacks_are_refused_by_name_with_the_arguments_it_has(
+    isolated_home: Path, tool: str, arguments: dict[str, Any], message: str
+) -> None:
+    toolkit = scripted_toolkit(isolated_home, [ASPIRIN_RETRO])
+    async with Client(build_server(toolkit, images=False)) as client:
+        refused = await client.call_tool(tool, arguments)
+        stored = toolkit.store.list()
+        good = await client.call_tool(
+            "retrosynthesis", {"product": "CC(=O)Oc1ccccc1C(=O)O", "num_samples": 1}
+        )
+    assert refused.is_error
+    assert message in text_of(refused)
+    if tool == "retrosynthesis":
+        assert "(its arguments: product, num_samples, seed, temperature, time_budget_s)" in text_of(refused)
+    assert "Internal error" not in text_of(refused)
+    assert not good.is_error, text_of(good)
+    assert stored == []  # refused before the toolkit ran
 
 
 async def test_structure_paths_outside_the_allowed_folders_are_refused(
