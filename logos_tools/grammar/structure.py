@@ -22,7 +22,6 @@ ligand are found in ``complex_pocket``.
 from __future__ import annotations
 
 import gzip
-import logging
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,8 +32,6 @@ from Bio.Data.PDBData import protein_letters_3to1_extended
 from Bio.PDB.PDBExceptions import PDBConstructionException
 
 from logos_tools.errors import InputError
-
-logger = logging.getLogger(__name__)
 
 WATER_NAMES = frozenset({"HOH", "DOD", "WAT", "H2O", "D2O", "DIS"})
 HYDROGENS = frozenset({"H", "D"})
@@ -224,17 +221,18 @@ def _first_model(file: Path, kind: StructureFormat) -> Model:
     parser = BIO_PDB.MMCIFParser(QUIET=True) if kind == "mmcif" else BIO_PDB.PDBParser(QUIET=True)
     what = "mmCIF" if kind == "mmcif" else "PDB"
     try:
-        # QUIET silences construction warnings; other Biopython warnings are logged, not raised.
-        with warnings.catch_warnings(record=True) as caught, _open(file) as handle:
-            warnings.simplefilter("always")
+        # QUIET silences construction warnings; any other Biopython warning is ignored here (the
+        # checks below say what is wrong with a file). Not record=True: recording warnings leaves
+        # CPython's shutdown-time filter state behind, and every later process exit then prints
+        # llama-cpp-python's unclosed /dev/null handles as ResourceWarnings.
+        with warnings.catch_warnings(), _open(file) as handle:
+            warnings.simplefilter("ignore")
             structure = parser.get_structure(file.stem, handle)
     except (ValueError, KeyError, IndexError, EOFError, OSError, PDBConstructionException) as exc:
         raise InputError(
             f"Structure file {str(file)!r} is not a readable {what} file ({type(exc).__name__}: {exc}). "
             "Pass a PDB (.pdb) or mmCIF (.cif) structure."
         ) from None
-    for warning in caught:
-        logger.debug("Biopython on %s: %s", file, warning.message)
     models = list(structure)
     if not models:
         raise InputError(
