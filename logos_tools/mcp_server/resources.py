@@ -97,16 +97,8 @@ def export_text(toolkit: Toolkit, result_id: str, fmt: str) -> str:
     """
     with tempfile.TemporaryDirectory(prefix="logos-mcp-") as folder:
         target = Path(folder) / f"{result_id}.{fmt}"
-        report = export_result(toolkit.store, result_id, fmt, target, profile=toolkit.profile)
-        if report.written == 0 and fmt != "csv":
-            what = "sequences" if fmt == "fasta" else "molecules"
-            reasons = "; ".join(sorted({invalid.reason for invalid in report.invalid})[:3]) or "no records"
-            records = f"{report.records} record{'' if report.records == 1 else 's'}"
-            raise InputError(
-                f"Result {result_id} holds {records} but no {what} that can be written as {fmt.upper()}, so "
-                f"the file would be empty ({reasons}). Read logos://results/{result_id}/csv for the table of "
-                f"its records, or pick a result with valid {what}."
-            )
+        # The store refuses an SDF or FASTA export that would be empty, naming the formats that fit.
+        export_result(toolkit.store, result_id, fmt, target, profile=toolkit.profile)
         return target.read_text(encoding="utf-8")
 
 

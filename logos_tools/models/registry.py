@@ -42,6 +42,39 @@ DEMO_NAME = "demo"
 _NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def check_model_name(name: str) -> str:
+    """``name`` if it can be registered: not empty, not a path, not a demo name, within the name rule.
+
+    Checkpoint names are checked by ``ModelRegistry.add``, which knows the manifest.
+
+    Raises:
+        InputError: the name is empty or whitespace, holds a path separator, is ``demo`` or
+            ``demo-<anything>`` (any case), or breaks the rule (1-64 letters, digits, '.', '_', '-').
+    """
+    if not name.strip():
+        raise InputError(
+            f"Model name {name!r} is empty. Pass a name, e.g. --name logos-1b-q4, or leave --name out to "
+            "use the file name."
+        )
+    if "/" in name or "\\" in name:
+        raise InputError(
+            f"Model name {name!r} holds a path separator, so it would read as a file path. Pass a plain "
+            "name, e.g. --name logos-1b-q4."
+        )
+    lowered = name.lower()
+    if lowered == DEMO_NAME or lowered.startswith(f"{DEMO_NAME}-"):
+        raise InputError(
+            f"Model name {name!r} is reserved for the built-in demo model ({DEMO_NAME}, {DEMO_NAME}-<type>). "
+            "Pick another --name, e.g. --name my-model."
+        )
+    if not _NAME_RULE.match(name):
+        raise InputError(
+            f"Model name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit. Pass --name, e.g. --name logos-1b-q4."
+        )
+    return name
+
+
 class RegisteredModel(BaseModel):
     """One entry of the registry."""
 
@@ -155,21 +188,14 @@ class ModelRegistry:
         """Register a GGUF file under ``name`` (default: the file name without .gguf).
 
         Raises:
-            InputError: the name is invalid, reserved, or already registered to another file.
+            InputError: the name is empty, a path, invalid, reserved (see ``check_model_name``), a
+                checkpoint name, or already registered to another file.
             ModelNotFoundError: no file at ``path``.
             ModelFileError: the file is not a readable GGUF.
         """
         path = Path(path).expanduser().resolve()
-        name = name or path.stem
-        if not _NAME_RULE.match(name):
-            raise InputError(
-                f"Model name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', starting with a "
-                "letter or digit. Pass --name, e.g. --name logos-1b-q4."
-            )
-        if name == DEMO_NAME or name.startswith(f"{DEMO_NAME}-"):
-            raise InputError(
-                f"Model name {name!r} is reserved for the built-in demo model. Pick another --name."
-            )
+        # Only a missing name defaults to the file name: an empty one is a mistake, not a request.
+        name = check_model_name(path.stem if name is None else name)
         if self.manifest.checkpoint(name) is not None:
             raise InputError(
                 f"Model name {name!r} is the name of a LOGOS checkpoint; name the GGUF after its type, "
@@ -203,24 +229,39 @@ class ModelRegistry:
         """Forget a registered model (the file itself is not deleted).
 
         Raises:
+            InputError: ``name`` is a built-in demo model or a known checkpoint, which are not registered.
             ModelNotFoundError: no registered model has that name.
         """
+        key = name.strip()
+        if key in self._demo_names():
+            raise InputError(
+                f"{key!r} is the built-in demo model: it ships with logos-tools and cannot be removed. To "
+                "stop using it, set LOGOS_MODEL to a registered model name or a GGUF path."
+            )
         with self._locked():
             models = self._read()
-            entry = models.pop(name, None)
+            entry = models.pop(key, None)
             if entry is None:
-                raise ModelNotFoundError(
-                    f"No registered model is named {name!r}. Registered: {', '.join(sorted(models)) or 'none'}."
-                )
+                registered = ", ".join(sorted(models)) or "none"
+                checkpoint = self.manifest.checkpoint(key)
+                if checkpoint is not None:
+                    raise InputError(
+                        f"{key!r} is a known LOGOS checkpoint (listed by the package), not a registered "
+                        f"model, so there is nothing to remove. Registered: {registered}."
+                    )
+                raise ModelNotFoundError(f"No registered model is named {key!r}. Registered: {registered}.")
             self._write(models)
         return entry
+
+    def _demo_names(self) -> list[str]:
+        return [_demo_name(variant) for variant in self.manifest.demo.files]
 
     def _demo_listing(self, variant: str) -> ModelListing:
         path = self.manifest.demo_path(variant)
         entry = self.manifest.demo.files[variant]
         shipped = path.is_file()
         return ModelListing(
-            name=DEMO_NAME if variant == "f16" else f"{DEMO_NAME}-{variant}",
+            name=_demo_name(variant),
             kind="demo",
             status="demo shipped" if shipped else "demo not built",
             path=str(path),
@@ -272,7 +313,7 @@ class ModelRegistry:
 
     def _resolve_demo(self, variant: str) -> ResolvedModel:
         path = self.manifest.demo_path(variant)
-        name = DEMO_NAME if variant == "f16" else f"{DEMO_NAME}-{variant}"
+        name = _demo_name(variant)
         if not path.is_file():
             raise ModelNotFoundError(
                 f"The built-in demo model file {path} does not exist yet. Build it with the demo recipe in "
@@ -319,10 +360,13 @@ class ModelRegistry:
                 f"{checkpoint.name}-f16.gguf {checkpoint.name}-{checkpoint.recommended_quantizations[0]}.gguf "
                 f"--type {checkpoint.recommended_quantizations[0]}`, and `logos model add` the result."
             )
-        known = ", ".join(["demo", *sorted(models)])
+        # The same names `logos model list` shows, in its order.
+        known = ", ".join([*self._demo_names(), *sorted(models)])
+        checkpoints = ", ".join(checkpoint.name for checkpoint in self.manifest.checkpoints)
         raise ModelNotFoundError(
-            f"No model named {key!r} and no file at that path. Known names: {known}. "
-            "Register a GGUF with `logos model add PATH --name NAME`, or pass a path to a .gguf file."
+            f"No model named {key!r} and no file at that path. Known names: {known}; LOGOS checkpoints "
+            f"(not converted yet: convert and register one first): {checkpoints or 'none'}. Register a GGUF with "
+            "`logos model add PATH --name NAME`, or pass a path to a .gguf file."
         )
 
     def _resolve_registered(self, entry: RegisteredModel) -> ResolvedModel:
@@ -361,6 +405,11 @@ class ModelRegistry:
             is_demo=bool(_logos_flag(resolved)),
             source="path",
         )
+
+
+def _demo_name(variant: str) -> str:
+    """``demo`` for the f16 file, ``demo-<variant>`` for the others (e.g. ``demo-q8_0``)."""
+    return DEMO_NAME if variant == "f16" else f"{DEMO_NAME}-{variant}"
 
 
 def _logos_flag(path: Path) -> Any:

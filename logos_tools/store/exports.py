@@ -10,9 +10,12 @@ The other fields of a record become SDF properties, CSV columns, FASTA descripti
 scalars as they are, lists of scalars joined with ``"; "`` (e.g. PAINS alert names), and the fields of
 a nested object (e.g. ``"properties": {...}``) under their own names (``parent.name`` on a clash).
 
-Invalid SMILES are left out of SDF and PNG files and reported in ``ExportReport.invalid``; CSV keeps
-their rows with an empty ``canonical_smiles`` column. Files are written to a temporary name in the
-target folder and renamed into place, so a reader never sees half a file.
+A record whose ``smiles`` (or ``sequence``) is null is another kind of object (a scoring result holds
+molecules, proteins and reactions side by side, each with both keys): SDF, PNG and FASTA leave it out
+and do not count it. CSV keeps every row. Invalid SMILES are left out of SDF and PNG files and reported
+in ``ExportReport.invalid``; CSV keeps their rows with an empty ``canonical_smiles`` column. An SDF,
+FASTA or PNG file with nothing in it is refused, not written. Files are written to a temporary name in
+the target folder and renamed into place, so a reader never sees half a file.
 
 RDKit (SDF, CSV, PNG) and Biopython (FASTA) are imported only by the format that needs them.
 """
@@ -107,6 +110,20 @@ def molecule_records(outputs: Any) -> list[dict[str, Any]]:
 def sequence_records(outputs: Any) -> list[dict[str, Any]]:
     """The sequence records (objects with a ``"sequence"`` key in a list) inside a result's outputs."""
     return find_records(outputs, "sequence")
+
+
+def _with_value(records: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The records whose ``key`` is not null (null marks a record of another kind)."""
+    return [record for record in records if record.get(key) is not None]
+
+
+def _first_invalid(invalid: Sequence[InvalidRecord]) -> str:
+    if not invalid:
+        return "no records"
+    first = invalid[0]
+    value = first.value if len(first.value) <= 40 else first.value[:37] + "..."
+    more = f"; {len(invalid) - 1} more" if len(invalid) > 1 else ""
+    return f"e.g. #{first.index} {value!r}: {first.reason}{more}"
 
 
 def format_from_path(path: Path | str) -> ExportFormat:
@@ -255,7 +272,8 @@ def write_sdf(
 
     Raises:
         MissingDependencyError: RDKit is not installed.
-        InputError: the file cannot be written.
+        InputError: no record can be written (the file would be empty; nothing is written), or the
+            file cannot be written.
     """
     _require_rdkit("Writing SD files")
     from rdkit import Chem
@@ -292,7 +310,13 @@ def write_sdf(
                 written += 1
         finally:
             writer.close()
-    invalid.sort(key=lambda item: item.index)
+        invalid.sort(key=lambda item: item.index)
+        if written == 0:  # raised inside the block, so the temporary file goes and the target stays
+            raise InputError(
+                f"None of the {len(records)} molecule records has a SMILES that can be written to an SD "
+                f"file ({_first_invalid(invalid)}), so the file would be empty. Fix the SMILES, or export "
+                "as csv, which keeps every row."
+            )
     return ExportReport(
         path=str(target), format="sdf", records=len(records), written=written, invalid=invalid
     )
@@ -348,7 +372,8 @@ def write_fasta(
 
     Raises:
         MissingDependencyError: Biopython is not installed.
-        InputError: the file cannot be written.
+        InputError: no record holds a valid sequence (the file would be empty; nothing is written),
+            or the file cannot be written.
     """
     try:
         from Bio import SeqIO
@@ -382,6 +407,12 @@ def write_fasta(
             fields = record_fields(record, skip=("sequence", "id", "name", "description"))
             description = " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
         entries.append(SeqRecord(Seq(sequence), id=identifier, description=" ".join(description.split())))
+    if not entries:
+        raise InputError(
+            f"None of the {len(records)} sequence records holds a valid sequence "
+            f"({_first_invalid(invalid)}), so the FASTA file would be empty. Fix the sequences, or read "
+            "the whole result as JSON to see them."
+        )
     target = Path(path)
     with atomic_path(target) as temporary, temporary.open("x", encoding="utf-8") as handle:
         SeqIO.write(entries, handle, "fasta")
@@ -404,6 +435,30 @@ def write_jsonl(rows: Iterable[Mapping[str, Any] | BaseModel], path: Path | str)
     with atomic_path(target) as temporary, temporary.open("x", encoding="utf-8") as handle:
         handle.writelines(line + "\n" for line in lines)
     return ExportReport(path=str(target), format="jsonl", records=len(lines), written=len(lines))
+
+
+def legend_fields(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The fields a PNG legend can show: every flat field of any record, in first-seen order."""
+    fields: dict[str, None] = {}
+    for record in records:
+        fields.update(dict.fromkeys(record_fields(record)))
+    return list(fields)
+
+
+def check_legend(records: Sequence[Mapping[str, Any]], legend: str) -> str:
+    """``legend`` if some record has that field (a record without it gets an empty legend).
+
+    Raises:
+        InputError: no record has the field; the message lists the fields there are.
+    """
+    fields = legend_fields(records)
+    if legend in fields:
+        return legend
+    shown = ", ".join(fields[:30]) + (f", ... ({len(fields) - 30} more)" if len(fields) > 30 else "")
+    raise InputError(
+        f"Legend field {legend!r} is not a field of these molecule records. Pass one of: {shown}; "
+        "or no legend."
+    )
 
 
 def _legend(record: Mapping[str, Any], field: str | None) -> str:
@@ -431,10 +486,12 @@ def write_png(
 ) -> ExportReport:
     """Draw the first ``max_molecules`` valid molecules as a PNG grid (RDKit ``MolsToGridImage``).
 
-    ``legend`` names the record field shown under each molecule (e.g. ``"qed"`` or ``"id"``).
+    ``legend`` names the record field shown under each molecule (e.g. ``"qed"`` or ``"id"``); it must
+    be a field of at least one record (see ``legend_fields``).
 
     Raises:
-        InputError: no valid molecule to draw, a limit out of range, or the file cannot be written.
+        InputError: an unknown legend field, no valid molecule to draw, a limit out of range, or the
+            file cannot be written.
         MissingDependencyError: RDKit or Pillow is not installed.
     """
     if not 1 <= max_molecules <= MAX_GRID_MOLECULES:
@@ -447,6 +504,8 @@ def write_png(
             f"Grid layout per_row={per_row}, cell_size={cell_size} is out of range: use at least one "
             "molecule per row and cells of 50 to 2000 pixels, e.g. per_row=4, cell_size=(300, 300)."
         )
+    if legend is not None:
+        check_legend(records, legend)
     _require_rdkit("Drawing molecules")
     try:
         import PIL  # noqa: F401  (RDKit draws grids into Pillow images)
@@ -460,8 +519,8 @@ def write_png(
     drawable = [(record, mol) for _index, record, mol in parsed if mol is not None]
     if not drawable:
         raise InputError(
-            f"None of the {len(records)} molecule records has a valid SMILES, so there is nothing to draw. "
-            "Export them as CSV to see the invalid ones."
+            f"None of the {len(records)} molecule records has a valid SMILES ({_first_invalid(invalid)}), "
+            "so there is nothing to draw. Fix the SMILES, or export as csv, which keeps every row."
         )
     shown = drawable[:max_molecules]
     with rdkit_errors():
@@ -489,6 +548,22 @@ def write_png(
     )
 
 
+def _formats_holding(outputs: Any) -> str:
+    """The export formats that would hold records of these outputs, e.g. ``fasta (2 sequences), ...``."""
+    found = molecule_records(outputs)
+    molecules = len(_with_value(found, "smiles"))
+    sequences = len(_with_value(sequence_records(outputs), "sequence"))
+    formats = []
+    if molecules:
+        formats.append(f"sdf, png ({molecules} molecule{'' if molecules == 1 else 's'})")
+    if found:
+        formats.append(f"csv (a table of {len(found)} record{'' if len(found) == 1 else 's'})")
+    if sequences:
+        formats.append(f"fasta ({sequences} sequence{'' if sequences == 1 else 's'})")
+    formats.append("jsonl (the whole result as JSON)")
+    return ", ".join(formats)
+
+
 def export_result(
     store: ResultStore,
     result_id: str,
@@ -501,39 +576,46 @@ def export_result(
 ) -> ExportReport:
     """Export one stored result: its molecules (sdf, csv, png), sequences (fasta), or all of it (jsonl).
 
-    JSONL writes the whole stored result (provenance and outputs) as one line.
+    JSONL writes the whole stored result (provenance and outputs) as one line. SDF, PNG and FASTA
+    leave out records whose ``smiles`` (``sequence``) is null; CSV keeps them as rows.
 
     Raises:
-        InputError: a malformed id, an unknown format, a result without records of the needed kind,
-            or a file that cannot be written.
+        InputError: a malformed id, an unknown format, a legend for another format than png, a result
+            without records of the needed kind, an SDF, PNG or FASTA file that would be empty (nothing
+            is written then), or a file that cannot be written.
         ResultNotFoundError: no stored result has that id.
         MissingDependencyError: the format's library (RDKit, Pillow, Biopython) is not installed.
     """
     export_format = check_format(fmt)
+    if legend is not None and export_format != "png":
+        raise InputError(
+            f"A legend ({legend!r}) only applies to png grids, and this export is {export_format}. "
+            "Drop the legend, or export as png."
+        )
     result = store.get(result_id)
     report: ExportReport
     if export_format == "jsonl":
-        report = write_jsonl([result], path)
-    elif export_format == "fasta":
-        records = sequence_records(result.outputs)
-        if not records:
-            raise InputError(
-                f"Result {result.id} ({result.tool}) holds no sequences (objects with a 'sequence' key), so "
-                "there is nothing to write as FASTA. Export it as jsonl, or pick a result with sequences."
-            )
-        report = write_fasta(records, path, id_prefix=result.id)
+        return write_jsonl([result], path).model_copy(update={"result_id": result.id})
+    if export_format == "fasta":
+        key, noun = "sequence", "sequences"
+        records = _with_value(sequence_records(result.outputs), key)
     else:
-        records = molecule_records(result.outputs)
-        if not records:
-            raise InputError(
-                f"Result {result.id} ({result.tool}) holds no molecules (objects with a 'smiles' key), so "
-                f"there is nothing to write as {export_format}. Export it as jsonl, or pick a result with "
-                "molecules."
-            )
-        if export_format == "sdf":
-            report = write_sdf(records, path, name_prefix=result.id, profile=profile)
-        elif export_format == "csv":
-            report = write_csv(records, path, profile=profile)
-        else:
-            report = write_png(records, path, legend=legend, max_molecules=max_molecules, profile=profile)
+        key, noun = "smiles", "molecules"
+        found = molecule_records(result.outputs)
+        records = found if export_format == "csv" else _with_value(found, key)
+    if not records:
+        rule = f"a {key!r} key" if export_format == "csv" else f"a non-null {key!r}"
+        raise InputError(
+            f"Result {result.id} ({result.tool}) holds no {noun} (objects in a list with {rule}), so "
+            f"there is nothing to write as {export_format}. Formats that hold its records: "
+            f"{_formats_holding(result.outputs)}. Export it as one of those, or pick a result with {noun}."
+        )
+    if export_format == "fasta":
+        report = write_fasta(records, path, id_prefix=result.id)
+    elif export_format == "sdf":
+        report = write_sdf(records, path, name_prefix=result.id, profile=profile)
+    elif export_format == "csv":
+        report = write_csv(records, path, profile=profile)
+    else:
+        report = write_png(records, path, legend=legend, max_molecules=max_molecules, profile=profile)
     return report.model_copy(update={"result_id": result.id})

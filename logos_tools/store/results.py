@@ -40,6 +40,8 @@ STATUSES: tuple[str, ...] = get_args(ResultStatus)
 RESULT_ID_PATTERN = re.compile(r"^r-[0-9a-f]{12}$")
 MAX_LIST_LIMIT = 1000
 _BUSY_TIMEOUT_S = 30.0
+# Store messages reach CLI users, MCP agents and LangChain agents alike: name every way to list.
+LIST_HINT = "`logos results list`, or the logos://results resource"
 
 
 class StoredResult(BaseModel):
@@ -95,7 +97,8 @@ def check_result_id(result_id: str, what: str = "result id") -> str:
         shown = stripped if len(stripped) <= 40 else stripped[:37] + "..."
         raise InputError(
             f"The {what} {shown!r} is not a result id: ids are 'r-' followed by 12 lowercase hex digits, "
-            "e.g. 'r-3f9a0c12ab45'. Copy the id from the tool's answer or from `logos results list`."
+            "e.g. 'r-3f9a0c12ab45'. Copy the id from the tool's answer, or list the stored results "
+            f"({LIST_HINT})."
         )
     return stripped
 
@@ -455,7 +458,7 @@ class ResultStore:
         if row is None:
             raise ResultNotFoundError(
                 f"No stored result has the id {result_id!r} in {self.path}. List the stored results "
-                "with `logos results list` (results recorded under another LOGOS_HOME are not seen)."
+                f"({LIST_HINT}); results recorded under another LOGOS_HOME are not seen."
             )
         return StoredResult(
             id=row["id"],

@@ -109,7 +109,7 @@ def test_export_of_a_result_without_molecules_says_to_use_jsonl(tmp_path: Path) 
     item = stored(tool="score_objects", outputs={"scores": [2.5]})
     result = run("export", item.id, "--format", "png", "--out", str(tmp_path / "x.png"))
     assert result.exit_code == 2
-    assert "Export it as jsonl" in result.stderr
+    assert "jsonl (the whole result as JSON)" in result.stderr
     assert run("export", item.id, "--out", str(tmp_path / "x.jsonl")).exit_code == 0
 
 

@@ -146,11 +146,10 @@ async def test_a_scoring_result_offers_only_the_exports_that_have_something_to_w
     ]
     assert sorted(row["kind"] for row in csv.DictReader(io.StringIO(table))) == ["protein", "reaction"]
     assert fasta.splitlines()[1] == "MKTAY"
-    assert refused.value.message.startswith(
-        f"Result {result_id} holds 2 records but no molecules that can be written as SDF, so the file would "
-        "be empty (the 'smiles' field is NoneType, not SMILES text)."
+    assert refused.value.message.startswith(f"Result {result_id} (score_objects) holds no molecules")
+    assert "Formats that hold its records: csv (a table of 2 records), fasta (1 sequence)" in (
+        refused.value.message
     )
-    assert f"Read logos://results/{result_id}/csv" in refused.value.message
 
 
 @pytest.mark.parametrize("uri", ["logos://results/r-000000000000", "logos://results/not-an-id/csv"])

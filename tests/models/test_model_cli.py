@@ -96,3 +96,21 @@ def test_errors_go_to_stderr_with_exit_codes() -> None:
     bad_type = _run("quantize", "a.gguf", "b.gguf", "--type", "Q9_9")
     assert bad_type.exit_code == 2
     assert "error:" in bad_type.stderr
+
+
+def test_an_empty_name_and_removing_the_demo_are_usage_errors(tiny_llama_q8: Path) -> None:
+    empty = _run("add", str(tiny_llama_q8), "--name", "")
+    assert empty.exit_code == 2
+    assert "Model name '' is empty" in empty.stderr
+    assert "tiny-llama-q8_0" not in _run("list").stdout
+    demo = _run("remove", "demo")
+    assert demo.exit_code == 2
+    assert "cannot be removed" in demo.stderr
+    assert "LOGOS_MODEL" in demo.stderr
+
+
+def test_info_of_an_unknown_name_lists_the_names_model_list_shows() -> None:
+    missing = _run("info", "nope")
+    assert missing.exit_code == 1
+    names = [row["name"] for row in _json(_run("list", "--json"))]
+    assert all(name in missing.stderr for name in names)

@@ -165,10 +165,63 @@ def test_known_checkpoint_names_explain_pull_convert_quantize(registry: ModelReg
         registry.resolve("LOGOS-pretrain-1B")
 
 
-def test_unknown_names_list_what_is_known(registry: ModelRegistry, model_copy: Path) -> None:
+def test_unknown_names_list_every_name_that_model_list_shows(
+    registry: ModelRegistry, model_copy: Path
+) -> None:
     registry.add(model_copy, name="mine")
-    with pytest.raises(ModelNotFoundError, match="Known names: demo, mine"):
+    with pytest.raises(ModelNotFoundError) as missing:
         registry.resolve("nonexistent-model")
+    message = str(missing.value)
+    assert "Known names: demo, demo-q8_0, mine;" in message
+    assert "LOGOS checkpoints (not converted yet" in message
+    listed = [row.name for row in registry.list_models()]
+    assert listed[:3] == ["demo", "demo-q8_0", "mine"]
+    assert all(name in message for name in listed)
+
+
+def test_the_demo_model_cannot_be_removed_and_the_message_says_how_to_stop_using_it(
+    registry: ModelRegistry, model_copy: Path
+) -> None:
+    registry.add(model_copy, name="mine")
+    before = registry.path.read_bytes()
+    for name in ("demo", "demo-q8_0", " demo "):
+        with pytest.raises(InputError, match=r"built-in demo model: it ships with logos-tools.*LOGOS_MODEL"):
+            registry.remove(name)
+    assert registry.path.read_bytes() == before
+
+
+def test_removing_a_checkpoint_name_says_it_is_not_registered(registry: ModelRegistry) -> None:
+    with pytest.raises(InputError, match=r"'LOGOS-8B' is a known LOGOS checkpoint .*nothing to remove"):
+        registry.remove("LOGOS-8B")
+
+
+@pytest.mark.parametrize("name", ["", " ", "\t\n"])
+def test_an_empty_or_blank_name_is_refused_instead_of_falling_back_to_the_file_name(
+    registry: ModelRegistry, model_copy: Path, name: str
+) -> None:
+    with pytest.raises(InputError, match=r"is empty\. Pass a name.*leave --name out"):
+        registry.add(model_copy, name=name)
+    assert registry.entries() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("models/tiny", "path separator"),
+        ("..\\tiny", "path separator"),
+        ("demo", "reserved for the built-in demo model"),
+        ("Demo", "reserved for the built-in demo model"),
+        ("demo-q4_k_m", "reserved for the built-in demo model"),
+        ("DEMO-Q8_0", "reserved for the built-in demo model"),
+        ("-tiny", "invalid: use 1-64 letters"),
+    ],
+)
+def test_names_that_would_be_ambiguous_are_refused_with_the_reason(
+    registry: ModelRegistry, model_copy: Path, name: str, reason: str
+) -> None:
+    with pytest.raises(InputError, match=reason):
+        registry.add(model_copy, name=name)
+    assert registry.entries() == []
 
 
 def test_list_shows_demo_variants_and_checkpoints_with_status(registry: ModelRegistry) -> None:

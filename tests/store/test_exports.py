@@ -200,10 +200,116 @@ def test_png_of_only_invalid_molecules_is_refused_and_writes_nothing(tmp_path: P
 
 def test_a_result_without_molecules_cannot_be_exported_as_sdf(store: ResultStore, tmp_path: Path) -> None:
     result = stored(store, {"scores": [1.2, 3.4]}, tool="score_objects")
-    with pytest.raises(InputError, match=r"holds no molecules .*Export it as jsonl"):
+    with pytest.raises(InputError, match=r"holds no molecules .*its records: jsonl \(the whole result"):
         export_result(store, result.id, "sdf", tmp_path / "x.sdf")
     with pytest.raises(InputError, match=r"holds no sequences"):
         export_result(store, result.id, "fasta", tmp_path / "x.fasta")
+    assert not (tmp_path / "x.sdf").exists()
+    assert not (tmp_path / "x.fasta").exists()
+
+
+def _score(kind: str, rank: int, *, smiles: str | None = None, sequence: str | None = None) -> dict[str, Any]:
+    """One entry of a score_objects result: every kind carries both keys, null when not its kind."""
+    text = smiles or sequence or "CCO>>CC=O"
+    return {
+        "rank": rank,
+        "index": rank - 1,
+        "kind": kind,
+        "text": text,
+        "smiles": smiles,
+        "sequence": sequence,
+    }
+
+
+@pytest.mark.parametrize("fmt", ["sdf", "png"])
+def test_a_scoring_result_without_molecules_is_refused_as_a_molecule_file_and_nothing_is_written(
+    store: ResultStore, tmp_path: Path, fmt: str
+) -> None:
+    scores = [_score("reaction", 1), _score("protein", 2, sequence="MKTAY")]
+    result = stored(store, {"scores": scores}, tool="score_objects")
+    path = tmp_path / f"out.{fmt}"
+    with pytest.raises(InputError) as refused:
+        export_result(store, result.id, fmt, path)
+    message = str(refused.value)
+    assert (
+        f"holds no molecules (objects in a list with a non-null 'smiles'), so there is nothing to write as {fmt}"
+        in (message)
+    )
+    assert "Formats that hold its records: csv (a table of 2 records), fasta (1 sequence), jsonl" in message
+    assert not path.exists()
+    assert export_result(store, result.id, "csv", tmp_path / "table.csv").written == 2  # the table keeps them
+
+
+def test_a_scoring_result_without_sequences_is_refused_as_fasta_and_an_old_file_is_kept(
+    store: ResultStore, tmp_path: Path
+) -> None:
+    scores = [_score("molecule", 1, smiles="CCO"), _score("reaction", 2)]
+    result = stored(store, {"scores": scores}, tool="score_objects")
+    path = tmp_path / "out.fasta"
+    path.write_text(">old\nMKT\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"holds no sequences .*its records: sdf, png \(1 molecule\), csv"):
+        export_result(store, result.id, "fasta", path)
+    assert path.read_text(encoding="utf-8") == ">old\nMKT\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("results.sqlite3")) == [
+        "out.fasta"
+    ]
+
+
+def test_records_of_another_kind_are_left_out_of_sdf_and_fasta_and_not_counted_as_invalid(
+    store: ResultStore, tmp_path: Path
+) -> None:
+    scores = [
+        _score("protein", 1, sequence="MKTAY"),
+        _score("molecule", 2, smiles="CCO"),
+        _score("reaction", 3),
+    ]
+    result = stored(store, {"scores": scores}, tool="score_objects")
+    sdf = export_result(store, result.id, "sdf", tmp_path / "m.sdf")
+    assert (sdf.records, sdf.written, sdf.invalid) == (1, 1, [])
+    assert [Chem.MolToSmiles(m) for m in Chem.SDMolSupplier(str(tmp_path / "m.sdf"))] == ["CCO"]
+    fasta = export_result(store, result.id, "fasta", tmp_path / "p.fasta")
+    assert (fasta.records, fasta.written, fasta.invalid) == (1, 1, [])
+
+
+def test_an_sdf_or_fasta_that_would_be_empty_is_refused_and_writes_nothing(
+    store: ResultStore, tmp_path: Path
+) -> None:
+    outputs = {"molecules": [{"smiles": "C1CC"}, {"smiles": "xyz"}], "completions": [{"sequence": "12 3"}]}
+    result = stored(store, outputs)
+    with pytest.raises(
+        InputError, match=r"None of the 2 molecule records .*#0 'C1CC'.*1 more\), so the file"
+    ):
+        export_result(store, result.id, "sdf", tmp_path / "m.sdf")
+    with pytest.raises(InputError, match=r"None of the 1 sequence records holds a valid sequence"):
+        export_result(store, result.id, "fasta", tmp_path / "s.fasta")
+    assert not (tmp_path / "m.sdf").exists()
+    assert not (tmp_path / "s.fasta").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_unknown_legend_field_is_refused_with_the_fields_there_are(
+    store: ResultStore, tmp_path: Path
+) -> None:
+    result = stored(store, LIGANDS)
+    path = tmp_path / "grid.png"
+    with pytest.raises(InputError) as refused:
+        export_result(store, result.id, "png", path, legend="nope")
+    message = str(refused.value)
+    assert "Legend field 'nope' is not a field of these molecule records" in message
+    assert "Pass one of: id, smiles, count, qed, mw, lipinski_pass, pains_alerts" in message
+    assert not path.exists()
+
+
+def test_a_legend_field_present_in_only_some_records_is_accepted(tmp_path: Path) -> None:
+    report = write_png([{"smiles": "CCO", "qed": 0.4}, {"smiles": "CCN"}], tmp_path / "g.png", legend="qed")
+    assert report.written == 2
+
+
+def test_a_legend_for_a_format_without_pictures_is_refused(store: ResultStore, tmp_path: Path) -> None:
+    result = stored(store, LIGANDS)
+    with pytest.raises(InputError, match=r"legend \('qed'\) only applies to png grids"):
+        export_result(store, result.id, "csv", tmp_path / "m.csv", legend="qed")
+    assert not (tmp_path / "m.csv").exists()
 
 
 def test_an_unknown_format_lists_the_supported_ones(store: ResultStore, tmp_path: Path) -> None:

@@ -218,8 +218,13 @@ def test_list_rejects_a_limit_out_of_range(store: ResultStore) -> None:
         store.list(limit=0)
 
 
-def test_an_unknown_id_names_the_id_and_the_list_command(store: ResultStore) -> None:
-    with pytest.raises(ResultNotFoundError, match=r"'r-000000000000'.*`logos results list`"):
+def test_an_unknown_id_names_the_id_and_how_to_list_results_from_the_cli_and_from_mcp(
+    store: ResultStore,
+) -> None:
+    with pytest.raises(
+        ResultNotFoundError,
+        match=r"'r-000000000000'.*\(`logos results list`, or the logos://results resource\)",
+    ):
         store.get("r-000000000000")
 
 
@@ -227,6 +232,11 @@ def test_an_unknown_id_names_the_id_and_the_list_command(store: ResultStore) -> 
 def test_a_malformed_id_is_an_input_error_that_states_the_format(store: ResultStore, bad: str) -> None:
     with pytest.raises(InputError, match=r"is not a result id: ids are 'r-' followed by 12 lowercase hex"):
         store.get(bad)
+
+
+def test_a_malformed_id_says_where_ids_are_listed_for_every_adapter(store: ResultStore) -> None:
+    with pytest.raises(InputError, match=r"`logos results list`, or the logos://results resource"):
+        store.get("abc")
 
 
 def test_an_id_with_surrounding_whitespace_is_accepted() -> None:
