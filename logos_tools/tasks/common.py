@@ -271,6 +271,18 @@ def clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def to_clause(message: str) -> str:
+    """``message`` without its final period, to sit inside a sentence that adds its own.
+
+    Messages quoted in other messages (``f"...: {to_clause(str(exc))}. Pass ..."``) often end with a
+    period already; an ellipsis is kept, since it marks clipped text rather than the end of a sentence.
+    """
+    text = message.rstrip()
+    if text.endswith(".") and not text.endswith(".."):
+        return text[:-1]
+    return text
+
+
 def run_report(
     ctx: TaskContext, drawn: Drawn, *, requested: int, valid: int, partial_reason: str | None = None
 ) -> RunReport:

@@ -29,6 +29,7 @@ from logos_tools.tasks.common import (
     draw,
     run_report,
     sampling_report,
+    to_clause,
     whole_text_perplexity,
 )
 
@@ -229,7 +230,13 @@ def complete_grammar(
             )
         )
         if problems:
-            invalid.append(InvalidSample(index=index, text=clip(sample.text), reason="; ".join(problems)))
+            invalid.append(
+                InvalidSample(
+                    index=index,
+                    text=clip(sample.text),
+                    reason="; ".join(to_clause(problem) for problem in problems),
+                )
+            )
     samples.sort(key=lambda s: (not s.valid, s.perplexity if s.perplexity is not None else math.inf, s.index))
     for rank, item in enumerate(samples, start=1):
         item.rank = rank

@@ -2,8 +2,9 @@
 metal node, decode and check them, and count the valid, unique and novel ones.
 
 Samples are drawn in rounds until ``num_materials`` distinct valid materials are found or a budget (time,
-or ``max_samples``) ends. Decoding skips the 3D embedding; it is done afterwards, once per distinct valid
-material, while the time budget lasts.
+or ``max_samples``) ends. The last round can give more valid materials than asked for: the best
+``num_materials`` are listed, the others kept apart as extra materials. Decoding skips the 3D embedding;
+it is done afterwards, once per listed valid material, while the time budget lasts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from logos_tools.tasks.common import (
     draw,
     run_report,
     sampling_report,
+    to_clause,
     whole_text_perplexity,
 )
 
@@ -77,8 +79,8 @@ class GeneratedMaterial(BaseModel):
     checks: list[MaterialCheckReport]
     charge: ChargeEstimate
     embedded_3d: bool | None = Field(
-        description="Whether RDKit placed every block in 3D; None when not attempted (invalid material or "
-        "the time budget ended)."
+        description="Whether RDKit placed every block in 3D; None when not attempted (invalid material, "
+        "an extra material, or the time budget ended)."
     )
     embedding_notes: list[str] = Field(description="Why a block was not embedded, or why none was tried.")
     novel: bool | None = Field(description="Not in `reference`; None when no reference was given.")
@@ -95,9 +97,21 @@ class MOFGenerationResult(TaskResult):
     """
 
     metal_node: str | None = Field(description="The metal node the prompt was conditioned on, as written.")
-    materials: list[GeneratedMaterial] = Field(description="Distinct decoded materials, best first.")
+    materials: list[GeneratedMaterial] = Field(
+        description="The best num_materials distinct valid materials (fewer when a budget ended the run), "
+        "then the decoded materials failing an error check (valid false); ranks follow the ranking over "
+        "all decoded materials, extra_materials included."
+    )
+    extra_materials: list[GeneratedMaterial] = Field(
+        default_factory=list,
+        description="Distinct valid materials beyond the num_materials asked for (the last round gave "
+        "more), best first; not embedded in 3D. Ask for more materials to have them listed.",
+    )
     valid_count: int = Field(description="Samples that decoded into a material passing every error check.")
-    unique_count: int = Field(description="Distinct valid materials (by canonical node and sorted linkers).")
+    unique_count: int = Field(
+        description="Distinct valid materials (by canonical node and sorted linkers), extra_materials "
+        "included."
+    )
     novel_count: int | None = Field(
         description="Distinct valid materials not in `reference`; None without one."
     )
@@ -156,9 +170,9 @@ def reference_keys(reference: Sequence[ReferenceEntry], profile: Profile) -> set
             )
         except (DecodeError, InputError) as exc:
             raise InputError(
-                f"reference[{index}] = {_shorten(repr(entry))} is not usable: {exc}. Pass material grammar "
-                "text ('<MaterialS><MetalS>node<MetalE><MoleculeS>linker<MoleculeE><MaterialE>') or a "
-                "(node SMILES, [linker SMILES]) pair."
+                f"reference[{index}] = {_shorten(repr(entry))} is not usable: {to_clause(str(exc))}. Pass "
+                "material grammar text ('<MaterialS><MetalS>node<MetalE><MoleculeS>linker<MoleculeE>"
+                "<MaterialE>') or a (node SMILES, [linker SMILES]) pair."
             ) from None
     return keys
 
@@ -183,7 +197,7 @@ def metal_prefix(metal_node: str | None, profile: Profile) -> tuple[str, str | N
     problem = node_valence_problem(parsed.mol)
     if problem is not None:
         raise EncodeError(
-            f"The {what} {stripped!r} breaks valence rules once its metal bonds are cut: {problem}. "
+            f"The {what} {stripped!r} breaks valence rules once its metal bonds are cut: {to_clause(problem)}. "
             "Check the non-metal atoms' bonds and charges."
         )
     written = (
@@ -247,6 +261,8 @@ def generate_mofs(
     (material grammar strings or ``(node, linkers)`` pairs) defines novelty. Drawing stops once
     ``num_materials`` distinct valid materials are found, or when the time budget or ``max_samples``
     (default ``4 * num_materials``, at least the profile's sample count) ends: the run is then partial.
+    The best ``num_materials`` valid materials are listed; more that the last round gave are returned
+    apart, as ``extra_materials``.
 
     Raises:
         InputError: ``num_materials`` or ``max_samples`` out of range, or a reference entry unusable.
@@ -317,16 +333,17 @@ def generate_mofs(
                     InvalidSample(index=index, text=clip(sample.text), reason="; ".join(_problems(material)))
                 )
 
-    materials = [_report(group, ctx, known) for group in groups.values()]
-    materials.sort(
-        key=lambda m: (
-            not m.valid,
-            m.best_perplexity if m.best_perplexity is not None else math.inf,
-            m.sample_indices[0],
-        )
+    ranked = sorted(
+        groups.values(),
+        key=lambda g: (not g.material.valid, min(g.perplexities, default=math.inf), g.indices[0]),
     )
-    for rank, item in enumerate(materials, start=1):
-        item.rank = rank
+    reports = [
+        _report(group, ctx, known, rank=rank, embed_3d=rank <= num_materials)
+        for rank, group in enumerate(ranked, start=1)
+    ]
+    # valid materials come first, so the first num_materials reports hold the best valid ones
+    materials = [m for m in reports if m.valid][:num_materials] + [m for m in reports if not m.valid]
+    extra = [m for m in reports if m.valid][num_materials:]
     invalid.sort(key=lambda s: s.index)
     reached = len(valid_keys) >= num_materials
     partial_reason = None
@@ -339,6 +356,7 @@ def generate_mofs(
     return MOFGenerationResult(
         metal_node=written_node,
         materials=materials,
+        extra_materials=extra,
         valid_count=valid_samples,
         unique_count=len(valid_keys),
         novel_count=None if known is None else len(valid_keys - known),
@@ -357,12 +375,16 @@ def generate_mofs(
     )
 
 
-def _report(group: _Group, ctx: TaskContext, known: set[MaterialKey] | None) -> GeneratedMaterial:
+def _report(
+    group: _Group, ctx: TaskContext, known: set[MaterialKey] | None, *, rank: int, embed_3d: bool
+) -> GeneratedMaterial:
     material = group.material
     embedded: bool | None = None
     notes: list[str] = []
     if not material.valid:
         notes.append("not attempted: the material fails its checks")
+    elif not embed_3d:
+        notes.append("not attempted: an extra material, beyond the num_materials asked for")
     elif ctx.deadline is not None and time.monotonic() >= ctx.deadline:
         notes.append("not attempted: the time budget ended")
     else:
@@ -374,7 +396,7 @@ def _report(group: _Group, ctx: TaskContext, known: set[MaterialKey] | None) -> 
                 notes.append(f"{part.role} {part.canonical}: {geometry.reason}")
     balance = material.charge
     return GeneratedMaterial(
-        rank=0,
+        rank=rank,
         text=group.text,
         node_smiles=material.node.canonical,
         linker_smiles=[p.canonical for p in material.linkers],

@@ -5,8 +5,10 @@ Each round draws more samples of the same prompt (seed + round, so a repeated ru
 Every sample is decoded (``molecule.check_smiles``), every valid molecule described
 (``properties.describe_molecule``) and checked against the filters. Rounds go on until
 ``num_molecules`` distinct molecules pass, or the sample budget (``max_samples``) or the time budget
-ends; the result then says partial, and why. Nothing is dropped silently: invalid samples are listed
-with their reason, molecules that miss a filter are listed with the limits they miss and tallied.
+ends; the result then says partial, and why. The last round can pass more molecules than asked for:
+the best ``num_molecules`` are listed, the others kept apart as extra molecules. Nothing is dropped
+silently: invalid samples are listed with their reason, molecules that miss a filter are listed with the
+limits they miss and tallied.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ RANKING = (
 class GeneratedMolecule(BaseModel):
     """One distinct valid molecule from the samples."""
 
-    rank: int = Field(description="1 = lowest whole-text perplexity among the listed molecules.")
+    rank: int = Field(
+        description="1 = lowest whole-text perplexity in its group: passing molecules (molecules, then "
+        "extra_molecules) or rejected molecules."
+    )
     smiles: str = Field(description="RDKit canonical SMILES.")
     sampled_as: str = Field(description="The SMILES as the model wrote it (first sample).")
     count: int = Field(description="How many samples gave this molecule.")
@@ -84,8 +89,14 @@ class MoleculeBatchResult(TaskResult):
 
     num_molecules: int = Field(description="Distinct molecules passing the filters that were asked for.")
     molecules: list[GeneratedMolecule] = Field(
-        description="Distinct valid molecules passing the filters, best first (may exceed num_molecules "
-        "when the last round gave more)."
+        description="The best num_molecules distinct valid molecules passing the filters, best first "
+        "(fewer when a budget ended the run)."
+    )
+    extra_molecules: list[GeneratedMolecule] = Field(
+        default_factory=list,
+        description="Distinct molecules that also passed the filters (the last round gave more than "
+        "asked for) but rank below those listed, best first, ranks going on from molecules. Ask for "
+        "more molecules to have them listed.",
     )
     rejected_molecules: list[GeneratedMolecule] = Field(
         description="Distinct valid molecules that miss a filter, best first, with the limits they miss."
@@ -129,6 +140,7 @@ class SampledMolecules:
     requested: int
     valid: int
     molecules: list[GeneratedMolecule]
+    extra: list[GeneratedMolecule]
     rejected: list[GeneratedMolecule]
     invalid: list[InvalidSample]
     uniqueness: float
@@ -141,6 +153,7 @@ class SampledMolecules:
         return cls(
             num_molecules=self.num_molecules,
             molecules=self.molecules,
+            extra_molecules=self.extra,
             rejected_molecules=self.rejected,
             validity=round(self.valid / max(len(self.drawn.samples), 1), 4),
             uniqueness=round(self.uniqueness, 4),
@@ -217,7 +230,8 @@ def sample_molecules(
 
     The first round asks for ``num_molecules`` samples; later rounds ask for what is still missing
     divided by the yield so far (distinct passing molecules per sample), within the sample budget and
-    at most ``MAX_ROUND`` per round.
+    at most ``MAX_ROUND`` per round. The best ``num_molecules`` passing molecules are listed; any more
+    that the last round passed are kept as ``extra``.
     ``reference`` holds canonical SMILES for novelty (None: novelty unknown).
 
     Raises:
@@ -283,13 +297,15 @@ def sample_molecules(
         drawn.stopped_by = None  # the target was met in the round the clock ran out: not partial
     canonical_all = [canonical for canonical, entry in found.items() for _ in entry.samples]
     uniqueness, novelty = uniqueness_and_novelty(canonical_all, reference or frozenset())
+    passed = _ranked([(c, e) for c, e in found.items() if e.passes], reference)
     return SampledMolecules(
         job=job,
         num_molecules=num_molecules,
         drawn=drawn,
         requested=requested,
         valid=valid,
-        molecules=_ranked([(c, e) for c, e in found.items() if e.passes], reference),
+        molecules=passed[:num_molecules],
+        extra=passed[num_molecules:],
         rejected=_ranked([(c, e) for c, e in found.items() if not e.passes], reference),
         invalid=invalid,
         uniqueness=uniqueness,

@@ -33,6 +33,7 @@ from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 from logos_tools.errors import InputError, MissingDependencyError
 from logos_tools.grammar.molecule import mol_to_canonical, parse_smiles, rdkit_errors
 from logos_tools.grammar.profile import Profile, load_profile
+from logos_tools.tasks.common import to_clause
 
 LIPINSKI_MAX_MW = 500.0
 LIPINSKI_MAX_LOGP = 5.0
@@ -219,7 +220,7 @@ def properties_of_mol(mol: Chem.Mol, smiles: str, profile: Profile | None = None
             )
     except (RuntimeError, ValueError, ZeroDivisionError) as exc:
         raise InputError(
-            f"RDKit cannot compute the properties of {smiles!r}: {exc}. Check the molecule "
+            f"RDKit cannot compute the properties of {smiles!r}: {to_clause(str(exc))}. Check the molecule "
             "(unusual valences or elements), or leave it out."
         ) from None
 

@@ -31,7 +31,7 @@ from logos_tools.grammar.reaction import (
     parse_reaction_smiles,
 )
 from logos_tools.runtime.base import ScoreResult
-from logos_tools.tasks.common import RunReport, SamplingReport, TaskContext, TaskResult
+from logos_tools.tasks.common import RunReport, SamplingReport, TaskContext, TaskResult, to_clause
 
 ObjectKind = Literal["molecule", "protein", "antibody", "material", "reaction", "text"]
 MAX_OBJECTS = 512
@@ -183,7 +183,9 @@ def _text_item(value: str, profile: Profile) -> ScoringText:
         raise InputError(f"{exc} (position {exc.position})") from None
     if decoded.problems:
         raise InputError(
-            "the grammar text has problems: " + " | ".join(decoded.problems) + ". Fix them, or score the "
+            "the grammar text has problems: "
+            + " | ".join(to_clause(problem) for problem in decoded.problems)
+            + ". Fix them, or score the "
             "object by its kind (molecule, protein, ...)."
         )
     if decoded.task_markers:

@@ -61,6 +61,17 @@ def test_each_sample_is_decoded_into_typed_blocks_and_problems_are_kept_with_pos
     assert (result.run.valid, result.run.invalid) == (1, 3)
 
 
+def test_several_problems_of_a_sample_join_into_one_reason_without_stray_periods(profile: Profile) -> None:
+    backend = ScriptedBackend(["C1CC<MoleculeE>hello"])
+    result = complete_grammar(context(backend, profile), "<MoleculeS>", num_samples=1)
+    (sample,) = result.samples
+    assert len(sample.problems) == 2
+    (invalid,) = result.invalid_samples
+    assert "unclosed ring" in invalid.reason
+    assert "e.g. 'C1CC1'; Stray text 'hello' at position 26 outside any block" in invalid.reason
+    assert ".;" not in invalid.reason
+
+
 @pytest.mark.parametrize(
     ("prompt", "message"),
     [

@@ -155,6 +155,18 @@ def test_filters_oversample_until_enough_molecules_pass(profile: Profile) -> Non
     assert result.run.partial is False
 
 
+def test_only_the_molecules_asked_for_are_listed_and_the_extra_ones_are_kept_apart(profile: Profile) -> None:
+    # round 1 (two ethanols) passes one molecule; round 2 draws two samples and both pass
+    backend = ScriptedBackend([ETHANOL, ETHANOL, PHENOL, IBUPROFEN])
+    result = design_ligands(context(backend, profile), structure=HIV_PROTEASE, ligand="XK2", num_molecules=2)
+    assert [request.n for request in backend.history] == [2, 2]
+    assert [m.smiles for m in result.molecules] == ["CCO", "Oc1ccccc1"]
+    assert [(m.rank, m.smiles) for m in result.extra_molecules] == [(3, "CC(C)Cc1ccc(C(C)C(=O)O)cc1")]
+    assert result.filter_report.passed == 3
+    assert (result.run.samples_drawn, result.run.valid, result.run.invalid) == (4, 4, 0)
+    assert result.run.partial is False
+
+
 def test_novelty_needs_a_reference_smiles_because_pdb_files_have_no_bond_orders(profile: Profile) -> None:
     backend = ScriptedBackend([ETHANOL, PHENOL])
     without = design_ligands(context(backend, profile), structure=HIV_PROTEASE, ligand="XK2", num_molecules=2)
@@ -257,7 +269,9 @@ def test_demo_model_molecules_are_all_accounted_for_and_seeds_repeat(
     assert 4 <= drawn <= 12
     assert first.run.valid + first.run.invalid == drawn
     assert len(first.invalid_samples) == first.run.invalid
-    assert sum(m.count for m in first.molecules + first.rejected_molecules) == first.run.valid
+    listed = first.molecules + first.extra_molecules + first.rejected_molecules
+    assert sum(m.count for m in listed) == first.run.valid
+    assert len(first.molecules) == 4 or first.run.partial
     assert all(sample.reason for sample in first.invalid_samples)
     assert [m.smiles for m in first.molecules] == [m.smiles for m in second.molecules]
     assert [s.text for s in first.invalid_samples] == [s.text for s in second.invalid_samples]

@@ -12,6 +12,7 @@ ZN4O = "[Zn][O]([Zn])([Zn])[Zn]"
 MOF5 = f"<MetalS>{ZN4O}<MetalE><MoleculeS>OC(=O)c1ccc(C(=O)O)cc1<MoleculeE><MaterialE>"
 MOF5_AGAIN = f"<MetalS>{ZN4O}<MetalE><MoleculeS>O=C(O)c1ccc(cc1)C(=O)O<MoleculeE><MaterialE>"
 HKUST = "<MetalS>[Cu][Cu]<MetalE><MoleculeS>OC(=O)c1cc(C(=O)O)cc(C(=O)O)c1<MoleculeE><MaterialE>"
+CU_BDC = "<MetalS>[Cu][Cu]<MetalE><MoleculeS>OC(=O)c1ccc(C(=O)O)cc1<MoleculeE><MaterialE>"
 NO_METAL = "<MetalS>CC<MetalE><MoleculeS>CCO<MoleculeE><MaterialE>"
 NO_LINKER = "<MetalS>[Zn]<MetalE><MaterialE>"
 TRUNCATED = "<MetalS>[Zn]<MetalE><MoleculeS>CC"
@@ -90,6 +91,26 @@ def test_drawing_goes_on_in_rounds_until_enough_distinct_valid_materials(profile
     assert result.run.samples_requested == 5
 
 
+def test_valid_materials_beyond_the_count_asked_for_are_kept_apart_as_extra(profile: Profile) -> None:
+    backend = ScriptedBackend([MOF5, MOF5_AGAIN, HKUST, CU_BDC, NO_METAL])
+    result = generate_mofs(context(backend, profile), num_materials=2)
+    # round 1 finds one material in two samples; round 2 draws three and two of them are valid
+    assert [r.n for r in backend.history] == [2, 3]
+    assert [(m.rank, m.node_smiles, m.valid) for m in result.materials] == [
+        (1, ZN4O, True),
+        (2, "[Cu][Cu]", True),
+        (4, "CC", False),
+    ]
+    (extra,) = result.extra_materials
+    assert (extra.rank, extra.valid, extra.sample_indices) == (3, True, [3])
+    assert extra.linker_smiles == ["O=C(O)c1ccc(C(=O)O)cc1"]
+    assert extra.embedded_3d is None
+    assert extra.embedding_notes == ["not attempted: an extra material, beyond the num_materials asked for"]
+    assert (result.unique_count, result.valid_count, result.target_reached) == (3, 4, True)
+    assert (result.run.samples_drawn, result.run.valid, result.run.invalid) == (5, 4, 1)
+    assert result.run.partial is False
+
+
 def test_reference_pairs_define_novelty_like_material_strings(profile: Profile) -> None:
     backend = ScriptedBackend([MOF5, HKUST])
     result = generate_mofs(
@@ -122,6 +143,33 @@ def test_bad_inputs_fail_before_any_model_call(
     assert backend.history == []
 
 
+def test_the_demo_model_lists_exactly_the_materials_asked_for(
+    demo_backend: Backend, profile: Profile
+) -> None:
+    # the audit's case: this run's last round gave three distinct valid materials for two asked for
+    result = generate_mofs(
+        context(demo_backend, profile, budget=None), num_materials=2, sampling=SamplingOptions(seed=1)
+    )
+    assert result.target_reached is True
+    assert sum(1 for m in result.materials if m.valid) == 2
+    assert result.unique_count == 2 + len(result.extra_materials)
+    assert sum(m.count for m in result.materials + result.extra_materials if m.valid) == result.valid_count
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["", "not a material", ("[Zn", ["CCO"]), ("[Zn]", ["C1CC"]), ("[Zn]", [""])],
+)
+def test_an_unusable_reference_quotes_its_reason_without_a_doubled_period(
+    profile: Profile, entry: object
+) -> None:
+    with pytest.raises(InputError, match=r"reference\[0\]") as caught:
+        generate_mofs(context(ScriptedBackend([MOF5]), profile), reference=[entry])  # type: ignore[list-item]
+    message = str(caught.value)
+    assert ".." not in message
+    assert ". Pass material grammar text" in message
+
+
 def test_an_expired_time_budget_returns_a_partial_well_formed_result(profile: Profile) -> None:
     backend = ScriptedBackend([MOF5])
     result = generate_mofs(context(backend, profile, budget=0.0), num_materials=2)
@@ -148,10 +196,14 @@ def test_the_demo_model_generates_materials_with_complete_accounting(
     assert result.run.valid == result.valid_count
     assert result.novel_count is not None
     assert result.novel_count <= result.unique_count <= result.valid_count
-    decoded = {i for m in result.materials for i in m.sample_indices}
+    listed = result.materials + result.extra_materials
+    decoded = {i for m in listed for i in m.sample_indices}
     assert decoded | {s.index for s in result.invalid_samples} == set(range(drawn))
-    assert sum(m.count for m in result.materials if m.valid) == result.valid_count
-    for material in result.materials:
+    assert sum(m.count for m in listed if m.valid) == result.valid_count
+    assert sum(1 for m in result.materials if m.valid) == min(result.unique_count, 4)
+    assert len(result.extra_materials) == max(result.unique_count - 4, 0)
+    assert all(m.valid for m in result.extra_materials)
+    for material in listed:
         assert material.valid == (material.problems == [])
         if material.valid:
             for smiles in material.linker_smiles:

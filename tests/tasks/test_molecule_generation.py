@@ -154,7 +154,25 @@ def test_demo_model_molecules_are_all_accounted_for_and_seeds_repeat(
         assert 4 <= drawn <= 16
         assert first.run.valid + first.run.invalid == drawn
         assert len(first.invalid_samples) == first.run.invalid
-        assert sum(m.count for m in first.molecules + first.rejected_molecules) == first.run.valid
+        listed = first.molecules + first.extra_molecules + first.rejected_molecules
+        assert sum(m.count for m in listed) == first.run.valid
+        assert len(first.molecules) == 4 or first.run.partial
         assert all(m.sampled_as.startswith(prefix or "") for m in first.molecules)
         assert [m.smiles for m in first.molecules] == [m.smiles for m in second.molecules]
         assert [s.text for s in first.invalid_samples] == [s.text for s in second.invalid_samples]
+
+
+def test_the_demo_model_lists_exactly_the_molecules_asked_for(demo_backend: object, profile: Profile) -> None:
+    # the audit's case: this run's last round passed four molecules for three asked for
+    result = generate_molecules(
+        context(cast(Backend, demo_backend), profile, budget=None),
+        num_molecules=3,
+        max_samples=10,
+        sampling=SamplingOptions(seed=1),
+    )
+    assert len(result.molecules) == 3
+    assert result.filter_report.passed == 3 + len(result.extra_molecules)
+    assert [m.rank for m in result.molecules + result.extra_molecules] == list(
+        range(1, result.filter_report.passed + 1)
+    )
+    assert sum(m.count for m in result.molecules + result.extra_molecules) == result.run.valid

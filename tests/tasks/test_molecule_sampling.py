@@ -79,6 +79,17 @@ def test_round_sizes_follow_the_observed_yield(profile: Profile) -> None:
     assert sampled.partial_reason is None
 
 
+def test_molecules_passed_beyond_the_count_asked_for_are_kept_apart_as_extra(profile: Profile) -> None:
+    # round 1 (two ethanols) passes one molecule; round 2 asks for two samples and both pass
+    sampled, backend = run(profile, [ETHANOL, ETHANOL, PHENOL, TOLUENE], num_molecules=2)
+    assert [request.n for request in backend.history] == [2, 2]
+    assert [(m.rank, m.smiles) for m in sampled.molecules] == [(1, "CCO"), (2, "Oc1ccccc1")]
+    assert [(m.rank, m.smiles, m.sample_indices) for m in sampled.extra] == [(3, "Cc1ccccc1", [3])]
+    assert sampled.filter_report.passed == 3
+    assert sampled.partial_reason is None
+    assert sum(m.count for m in sampled.molecules + sampled.extra) == sampled.valid == 4
+
+
 def test_each_round_uses_the_next_seed(profile: Profile) -> None:
     _, backend = run(profile, [ETHANOL], num_molecules=2, max_samples=6)
     # ethanol alone never makes two molecules: three rounds of two samples exhaust the budget
@@ -231,9 +242,14 @@ def test_every_sample_is_accounted_for_whatever_the_model_writes(
     drawn = len(sampled.drawn.samples)
     assert drawn == sum(request.n for request in backend.history) == sampled.requested <= max_samples
     assert sampled.valid + len(sampled.invalid) == drawn
-    listed = sampled.molecules + sampled.rejected
+    listed = sampled.molecules + sampled.extra + sampled.rejected
     assert sum(m.count for m in listed) == sampled.valid
     assert len({m.smiles for m in listed}) == len(listed)
-    assert sampled.filter_report.passed == len(sampled.molecules)
+    assert sampled.filter_report.passed == len(sampled.molecules) + len(sampled.extra)
     assert sampled.filter_report.failed == len(sampled.rejected)
-    assert (len(sampled.molecules) >= num_molecules) == (sampled.partial_reason is None)
+    assert len(sampled.molecules) <= num_molecules
+    assert [m.rank for m in sampled.molecules + sampled.extra] == list(
+        range(1, len(sampled.molecules) + len(sampled.extra) + 1)
+    )
+    assert (len(sampled.molecules) == num_molecules) == (sampled.partial_reason is None)
+    assert not sampled.extra or len(sampled.molecules) == num_molecules

@@ -97,6 +97,24 @@ def test_a_bad_object_fails_the_whole_call_before_any_scoring(
     assert backend.scored == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["", "hello <MoleculeS>C<MoleculeE>", "<MoleculeS>C1CC<MoleculeE>", "<MoleculeS>CCO"],
+)
+def test_grammar_text_problems_are_quoted_without_a_doubled_period(profile: Profile, text: str) -> None:
+    with pytest.raises(InputError, match="the grammar text has problems") as caught:
+        score_objects(context(ScriptedBackend([]), profile), [{"kind": "text", "value": text}])
+    message = str(caught.value)
+    assert ".." not in message.replace("...", "")
+    assert ". Fix them, or score the object by its kind" in message
+
+
+def test_an_empty_text_names_the_missing_block_in_one_sentence(profile: Profile) -> None:
+    with pytest.raises(InputError) as caught:
+        score_objects(context(ScriptedBackend([]), profile), [{"kind": "text", "value": ""}])
+    assert "e.g. <MoleculeS>CCO<MoleculeE>. Fix them, or score" in str(caught.value)
+
+
 def test_an_empty_or_non_list_input_is_rejected(profile: Profile) -> None:
     ctx = context(ScriptedBackend([]), profile)
     with pytest.raises(InputError, match="non-empty list"):
