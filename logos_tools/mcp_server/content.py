@@ -52,7 +52,7 @@ def resource_hints(data: dict[str, Any]) -> list[str]:
             f"Resources: logos://results/{result_id} (JSON)" + (f"; exports {shown}" if shown else "") + "."
         )
     job_id = data.get("job_id")
-    if isinstance(job_id, str) and data.get("status") in (None, "running"):
+    if isinstance(job_id, str) and data.get("status") in (None, "running", "cancelling"):
         lines.append(f"Job status resource: logos://jobs/{job_id}.")
     return lines
 

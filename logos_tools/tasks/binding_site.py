@@ -65,16 +65,25 @@ class PocketResidue(BaseModel):
 
 
 class PocketSet(BaseModel):
-    """The pocket residues of one valid sample."""
+    """One distinct pocket answer: the residues it marks and the valid samples that gave it."""
 
-    rank: int = Field(description="1 = lowest whole-text perplexity (the model's most likely answer).")
-    sample_index: int = Field(description="Index of the sample among all drawn samples.")
+    rank: int = Field(
+        description="1 = lowest whole-text perplexity (the model's most likely answer); ties: more samples first."
+    )
+    count: int = Field(description="Valid samples that marked exactly these residues.")
+    frequency: float = Field(description="count as a fraction of the valid samples (0 to 1).")
+    sample_index: int = Field(
+        description="Index (among all drawn samples) of the sample with the lowest perplexity giving this set."
+    )
+    sample_indices: list[int] = Field(description="Indices of every sample giving this set, ascending.")
     positions: list[int] = Field(description="1-based positions of the marked residues.")
     residue_numbers: list[str] | None = Field(
         description="Author residue numbers of the marked residues (structure input only)."
     )
     pocket: str = Field(description="Letters of the marked residues, in sequence order.")
-    perplexity: float | None = Field(description="Perplexity of prompt + answer (lower is more likely).")
+    best_perplexity: float | None = Field(
+        description="Lowest perplexity of prompt + answer among its samples (lower is more likely)."
+    )
 
 
 class BindingSite(BaseModel):
@@ -107,7 +116,8 @@ class BindingSiteResult(TaskResult):
     structure: str | None = Field(description="Structure file the sequence was read from, if any.")
     chain: str | None = Field(description="Chain of the structure file, if any.")
     pocket_sets: list[PocketSet] = Field(
-        description="Pocket residues of each valid sample, most likely first."
+        description="Distinct pocket answers (identical answers of several samples are one entry with their "
+        "count), most likely first; the counts add up to the valid samples."
     )
     consensus: list[PocketResidue] = Field(
         description="Every residue marked by at least one valid sample, in sequence order; residues not "
@@ -199,18 +209,7 @@ def find_binding_sites(
 
     consensus = _consensus(checked, [positions for _, positions, _ in valid], numbers)
     sites = _group_sites(consensus, min_consensus, coords, numbers is not None)
-    ordered = sorted(valid, key=lambda item: (item[2] is None, item[2] or 0.0, item[0]))
-    pocket_sets = [
-        PocketSet(
-            rank=rank,
-            sample_index=index,
-            positions=[p + 1 for p in positions],
-            residue_numbers=[numbers[p] for p in positions] if numbers is not None else None,
-            pocket="".join(checked[p] for p in positions),
-            perplexity=round(ppl, 4) if ppl is not None else None,
-        )
-        for rank, (index, positions, ppl) in enumerate(ordered, start=1)
-    ]
+    pocket_sets = _distinct_pocket_sets(valid, checked, numbers)
     return BindingSiteResult(
         sequence=checked,
         structure=str(structure) if structure is not None else None,
@@ -220,7 +219,8 @@ def find_binding_sites(
         sites=sites,
         min_consensus=min_consensus,
         grouping=_grouping_rule(min_consensus, coords is not None),
-        ranking="Sites by mean consensus (then size); pocket sets by whole-text perplexity, lowest first.",
+        ranking="Sites by mean consensus (then size); distinct pocket sets by their best whole-text "
+        "perplexity, lowest first (then by sample count).",
         validity=round(len(valid) / max(len(drawn.samples), 1), 4),
         divergences=divergences,
         notes=notes,
@@ -339,6 +339,41 @@ def _problem(sample: Sample, check: PocketAnswerCheck) -> str:
     if unfinished is not None and check.truncated:
         return f"{unfinished}: {reason}"
     return reason
+
+
+def _distinct_pocket_sets(
+    valid: Sequence[tuple[int, tuple[int, ...], float | None]], sequence: str, numbers: Sequence[str] | None
+) -> list[PocketSet]:
+    """One entry per distinct set of marked positions, with its samples; most likely first."""
+    groups: dict[tuple[int, ...], list[tuple[int, float | None]]] = {}
+    for index, positions, ppl in valid:
+        groups.setdefault(positions, []).append((index, ppl))
+
+    def best(members: list[tuple[int, float | None]]) -> tuple[int, float | None]:
+        # lowest perplexity, an unscored sample last, the earliest sample among equals
+        return min(members, key=lambda m: (m[1] is None, m[1] or 0.0, m[0]))
+
+    ordered = sorted(
+        groups.items(),
+        key=lambda item: (best(item[1])[1] is None, best(item[1])[1] or 0.0, -len(item[1]), item[1][0][0]),
+    )
+    sets = []
+    for rank, (positions, members) in enumerate(ordered, start=1):
+        index, ppl = best(members)
+        sets.append(
+            PocketSet(
+                rank=rank,
+                count=len(members),
+                frequency=round(len(members) / len(valid), 4),
+                sample_index=index,
+                sample_indices=sorted(m[0] for m in members),
+                positions=[p + 1 for p in positions],
+                residue_numbers=[numbers[p] for p in positions] if numbers is not None else None,
+                pocket="".join(sequence[p] for p in positions),
+                best_perplexity=round(ppl, 4) if ppl is not None else None,
+            )
+        )
+    return sets
 
 
 def _consensus(

@@ -3,6 +3,9 @@
 Chat hosts cut tool calls at about a minute. A call whose budget runs out returns what it has
 (flagged partial) plus a job id; the job re-runs the same call without the short budget in a worker
 thread and stores the complete result. ``get_job`` polls it (and can cancel it).
+
+A cancelled job stops at its next decode step: until then its status reads ``cancelling``. The partial
+result that started the job stays stored under its own id (``partial_result_id``) whatever happens.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from logos_tools.errors import GenerationCancelled, InputError, LogosError, ResultNotFoundError
 from logos_tools.runtime.base import CancelToken
 
-JobState = Literal["running", "complete", "failed", "cancelled"]
+JobState = Literal["running", "cancelling", "complete", "failed", "cancelled"]
 _JOB_ID_LENGTH = 14
 
 
@@ -27,19 +30,25 @@ class JobStatus(BaseModel):
 
     job_id: str
     tool: str
-    status: JobState
+    status: JobState = Field(
+        description="running; cancelling (a cancel was requested, the job stops at its next decode step); "
+        "complete, failed or cancelled once it ended."
+    )
     progress: float | None = None
     total: float | None = None
     message: str | None = None
     elapsed_s: float
-    result_id: str | None = None
+    result_id: str | None = Field(default=None, description="Id of the complete result, once stored.")
+    partial_result_id: str | None = Field(
+        default=None, description="Id of the partial result this job continues; it stays stored."
+    )
     result: dict[str, Any] | None = None
     error: str | None = None
 
 
 class _Job:
-    def __init__(self, job_id: str, tool: str) -> None:
-        self.job_id, self.tool = job_id, tool
+    def __init__(self, job_id: str, tool: str, partial_result_id: str | None) -> None:
+        self.job_id, self.tool, self.partial_result_id = job_id, tool, partial_result_id
         self.cancel = CancelToken()
         self.started = time.monotonic()
         self.state: JobState = "running"
@@ -55,15 +64,19 @@ class _Job:
         self.progress, self.total, self.message = done, total, message
 
     def status(self) -> JobStatus:
+        # The worker thread only leaves "running" once the work returns or raises; a cancel that was
+        # asked for and not yet noticed shows as "cancelling" so nobody is told to cancel again.
+        state: JobState = "cancelling" if self.state == "running" and self.cancel.cancelled else self.state
         return JobStatus(
             job_id=self.job_id,
             tool=self.tool,
-            status=self.state,
+            status=state,
             progress=self.progress,
             total=self.total,
             message=self.message,
             elapsed_s=round(time.monotonic() - self.started, 3),
             result_id=self.result_id,
+            partial_result_id=self.partial_result_id,
             result=self.result,
             error=self.error,
         )
@@ -79,9 +92,13 @@ class JobManager:
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, tool: str, work: Work) -> str:
-        """Start ``work(progress, cancel) -> (result_id, result_json)`` in the background; its id."""
-        job = _Job("j-" + secrets.token_hex(6), tool)
+    def start(self, tool: str, work: Work, *, partial_result_id: str | None = None) -> str:
+        """Start ``work(progress, cancel) -> (result_id, result_json)`` in the background; its id.
+
+        ``partial_result_id`` names the stored partial result the job continues, so its status can
+        point to it (above all once the job is cancelled).
+        """
+        job = _Job("j-" + secrets.token_hex(6), tool, partial_result_id)
         with self._lock:
             self._jobs[job.job_id] = job
         threading.Thread(target=self._run, args=(job, work), name=f"logos-{job.job_id}", daemon=True).start()
@@ -122,7 +139,14 @@ class JobManager:
         return self._get(job_id).status()
 
     def cancel(self, job_id: str) -> JobStatus:
-        """Ask a running job to stop at its next decode step; its status afterwards."""
+        """Ask a running job to stop at its next decode step; its status afterwards.
+
+        A job still running reads ``cancelling`` until it stops; a job already ended keeps its status.
+
+        Raises:
+            InputError: the id is malformed.
+            ResultNotFoundError: no such job in this process.
+        """
         job = self._get(job_id)
         job.cancel.cancel()
         return job.status()

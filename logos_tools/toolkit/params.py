@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+def _residue_number_text(value: Any) -> str:
+    """Residue numbers arrive as JSON numbers (25) or text ('25', '100A'); the structure reads text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise PydanticCustomError(
+        "residue_number",
+        "Input should be a residue number such as 25 or '100A', not {kind}",
+        {"kind": _kind(value)},
+    )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    return "a number with a fraction" if isinstance(value, float) else f"a {type(value).__name__}"
+
 
 Seed = Annotated[
     int | None,
@@ -37,3 +58,10 @@ MaxMW = Annotated[float | None, Field(gt=0, description="Keep molecules with mol
 MaxSA = Annotated[float | None, Field(ge=1, le=10, description="Keep molecules with SA score <= this.")]
 Lipinski = Annotated[bool, Field(description="Keep only molecules passing Lipinski's rule of five.")]
 NoPains = Annotated[bool, Field(description="Drop molecules with PAINS alerts.")]
+# One check for both kinds, not pydantic's ``str | int`` union: that would report a bad item once per
+# member, under pydantic's internal member names. Validated items are always text.
+ResidueNumber = Annotated[
+    str | int,
+    PlainValidator(_residue_number_text),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
+]

@@ -199,7 +199,7 @@ def _short(value: object) -> str:
 
 def _render_job(job: JobStatus) -> str:
     lines = [f"Job {job.job_id} ({job.tool}): {job.status}, {job.elapsed_s:.1f} s elapsed."]
-    if job.status == "running":
+    if job.status in ("running", "cancelling"):
         done = (
             f"{job.progress:g}" + (f"/{job.total:g}" if job.total else "")
             if job.progress is not None
@@ -207,11 +207,19 @@ def _render_job(job: JobStatus) -> str:
         )
         if job.message or done:
             lines.append(f"Progress: {job.message or done}.")
+    if job.status == "running":
         lines.append("Call get_job again later with the same job_id (or cancel=true to stop it).")
+    if job.status == "cancelling":
+        lines.append(
+            "Cancelling was requested: the job stops at its next decode step. Call get_job again with the "
+            "same job_id (no need to cancel again) to see it stopped."
+        )
     if job.error:
         lines.append(f"Error: {job.error}")
     if job.status == "cancelled":
-        lines.append("The job was cancelled; the partial result stays stored under its own result id.")
+        lines.append("The job was cancelled before it stored a complete result.")
+    if job.status != "complete" and job.partial_result_id:
+        lines.append(f"The partial result it continues stays stored under result id {job.partial_result_id}.")
     if job.result_id:
         lines.append(f"Complete result id: {job.result_id}.")
     if job.result is not None:
@@ -261,9 +269,11 @@ def _molecule_line(molecule: GeneratedMolecule) -> str:
 
 def _molecule_batch(result: MoleculeBatchResult) -> list[str]:
     novelty = f", novelty {_pct(result.novelty)}" if result.novelty is not None else ""
+    extra = len(result.extra_molecules)
+    left_out = f"; {extra} more passed, listed apart as extra_molecules" if extra else ""
     lines = [
-        f"{len(result.molecules)} distinct molecules pass the filters ({result.num_molecules} asked for); "
-        f"validity {_pct(result.validity)}, uniqueness {_pct(result.uniqueness)}{novelty} "
+        f"{len(result.molecules)} distinct molecules pass the filters ({result.num_molecules} asked "
+        f"for{left_out}); validity {_pct(result.validity)}, uniqueness {_pct(result.uniqueness)}{novelty} "
         f"(novelty reference: {result.novelty_reference}).",
     ]
     report = result.filter_report
@@ -312,8 +322,8 @@ def _ligand_design(result: LigandDesignResult) -> list[str]:
 
 
 def _positions(positions: Sequence[int]) -> str:
-    shown = ", ".join(str(p) for p in positions[:40])
-    return shown + (f", ... ({len(positions)} in all)" if len(positions) > 40 else "")
+    # Every position, however many: hosts that show only the text block have no other way to get them.
+    return ", ".join(str(p) for p in positions)
 
 
 # -- reactions -------------------------------------------------------------------------------------
@@ -374,10 +384,12 @@ def _binding_sites(result: BindingSiteResult) -> list[str]:
         if result.structure
         else ""
     )
+    valid = sum(pocket_set.count for pocket_set in result.pocket_sets)
     lines = [
         f"Protein of {len(result.sequence)} residues{source}: {len(result.sites)} binding sites from "
-        f"{len(result.pocket_sets)} valid pocket answers (validity {_pct(result.validity)}; residues join a "
-        f"site at consensus >= {result.min_consensus:g}; {result.grouping}).",
+        f"{valid} valid pocket answers, {len(result.pocket_sets)} distinct (validity "
+        f"{_pct(result.validity)}; residues join a site at consensus >= {result.min_consensus:g}; "
+        f"{result.grouping}).",
     ]
 
     def site_line(site: BindingSite) -> str:
@@ -394,10 +406,21 @@ def _binding_sites(result: BindingSiteResult) -> list[str]:
         lines.append("No residue reached the consensus threshold.")
     if result.pocket_sets:
         best = result.pocket_sets[0]
-        lines.append(
-            f"Most likely single answer (ppl {_num(best.perplexity)}): '{best.pocket}' at positions "
-            f"{_positions(best.positions)}."
+        numbers = f"; residue numbers {', '.join(best.residue_numbers)}" if best.residue_numbers else ""
+        where = (
+            f"at positions {_positions(best.positions)}{numbers}" if best.positions else "(no residue marked)"
         )
+        lines.append(
+            f"Most likely single answer (ppl {_num(best.best_perplexity)}; given by {best.count} of {valid} "
+            f"valid samples, {_pct(best.frequency)}): {len(best.positions)} residues '{best.pocket}' {where}."
+        )
+        others = result.pocket_sets[1:]
+        if others:
+            counts = ", ".join(f"x{pocket_set.count}" for pocket_set in others[:MAX_ITEMS])
+            lines.append(
+                f"Other distinct answers: {len(others)} ({counts}{', ...' if len(others) > MAX_ITEMS else ''}); "
+                "each with its residues in the structured result (stored under the result id)."
+            )
     lines += [f"Note: {note}" for note in result.notes]
     return lines
 
@@ -448,6 +471,11 @@ def _mofs(result: MOFGenerationResult) -> list[str]:
         f"(validity {_pct(result.validity)}); target {'reached' if result.target_reached else 'not reached'}; "
         f"ranking: {result.ranking}."
     ]
+    if result.extra_materials:
+        lines.append(
+            f"{len(result.extra_materials)} more valid materials than asked for are listed apart as "
+            "extra_materials (ask for more materials to see them here)."
+        )
 
     def line(material: GeneratedMaterial) -> str:
         state = "valid" if material.valid else "INVALID: " + "; ".join(material.problems)

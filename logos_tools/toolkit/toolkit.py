@@ -50,6 +50,7 @@ from logos_tools.toolkit.params import (
     MinQED,
     NoPains,
     NumSamples,
+    ResidueNumber,
     Seed,
     StructurePath,
     Temperature,
@@ -188,7 +189,7 @@ class Toolkit:
             )
             return full.result_id, full.model_dump(mode="json")
 
-        return self.jobs.start(tool_name, work)
+        return self.jobs.start(tool_name, work, partial_result_id=partial_id)
 
     # -- tools -----------------------------------------------------------------------------
     @tool
@@ -287,8 +288,11 @@ class Toolkit:
             str | None, Field(max_length=4, description="Chain of that ligand if it occurs twice.")
         ] = None,
         residues: Annotated[
-            list[str] | None,
-            Field(description="Pocket residue numbers instead of a ligand, e.g. ['25', '27', '50']."),
+            list[ResidueNumber] | None,
+            Field(
+                description="Pocket residue numbers instead of a ligand, e.g. [25, 27, 50]; "
+                "with an insertion code as text, e.g. '100A'."
+            ),
         ] = None,
         pocket_sequence: Annotated[
             str | None,

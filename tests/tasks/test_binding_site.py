@@ -86,6 +86,22 @@ def test_consensus_counts_each_residue_over_valid_samples_only(profile: Profile)
     assert (divergence.sample_index, divergence.index, divergence.position) == (3, 32, 33)
 
 
+def test_identical_pocket_answers_are_one_entry_with_their_sample_count(profile: Profile) -> None:
+    once, thrice = answer(SEQUENCE, [2, 6], profile), answer(SEQUENCE, [3, 4, 20], profile)
+    backend = ScriptedBackend([once, thrice, "MKT<PocketS>", thrice, thrice])
+    result = find_binding_sites(context(backend, profile), sequence=SEQUENCE, num_samples=5)
+    assert result.run.valid == 4
+    first, second = result.pocket_sets
+    # equal perplexities (the scripted model gives every token the same logprob): more samples first
+    assert (first.rank, first.count, first.frequency) == (1, 3, 0.75)
+    assert (first.sample_index, first.sample_indices) == (1, [1, 3, 4])
+    assert (first.positions, first.pocket, first.residue_numbers) == ([4, 5, 21], "AYR", None)
+    assert first.best_perplexity is not None
+    assert (second.rank, second.count, second.frequency, second.sample_indices) == (2, 1, 0.25, [0])
+    assert second.positions == [3, 7]
+    assert "then by sample count" in result.ranking
+
+
 def test_sites_group_residues_within_four_positions_and_rank_by_mean_consensus(profile: Profile) -> None:
     backend = ScriptedBackend(
         [
@@ -242,7 +258,8 @@ def test_demo_model_answers_are_all_accounted_for_and_seeds_repeat(
     assert first.model.is_demo is True
     assert first.run.samples_drawn == 6
     assert first.run.valid + first.run.invalid == 6
-    assert len(first.pocket_sets) == first.run.valid
+    assert sum(s.count for s in first.pocket_sets) == first.run.valid
+    assert len({tuple(s.positions) for s in first.pocket_sets}) == len(first.pocket_sets)
     assert len(first.invalid_samples) == first.run.invalid
     assert all(sample.reason for sample in first.invalid_samples)
     assert first.divergences == []  # the grammar lets the model copy the input only

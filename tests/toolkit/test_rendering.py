@@ -8,6 +8,9 @@ from typing import Any, get_type_hints
 
 import pytest
 
+from logos_tools.grammar.pocket import encode_pocket_protein
+from logos_tools.grammar.profile import Profile
+from logos_tools.grammar.structure import read_structure
 from logos_tools.runtime.fake import ScriptedBackend
 from logos_tools.settings import Settings
 from logos_tools.tasks.common import TaskResult
@@ -71,6 +74,18 @@ def test_molecule_generation_shows_properties_filters_and_rejected_molecules(iso
     assert "misses QED" in text
 
 
+def test_molecules_beyond_the_number_asked_for_are_counted_apart(isolated_home: Path) -> None:
+    # round 1 (two ethanols) passes one molecule; round 2 draws two samples and both pass
+    script = ["CCO<MoleculeE>", "CCO<MoleculeE>", "Oc1ccccc1<MoleculeE>", "Cc1ccccc1<MoleculeE>"]
+    result = _toolkit(isolated_home, script).generate_molecules(num_molecules=2, max_samples=4, seed=1)
+    assert len(result.molecules) == 2
+    assert len(result.extra_molecules) == 1
+    text = render_text(result)
+    assert (
+        "2 distinct molecules pass the filters (2 asked for; 1 more passed, listed apart as extra_molecules)"
+    ) in text
+
+
 def test_a_partial_result_names_its_job_and_how_to_fetch_the_rest(isolated_home: Path) -> None:
     result = _toolkit(isolated_home, ["<MoleculeS>CCO<MoleculeE>"]).retrosynthesis(ASPIRIN, num_samples=1)
     result.run.partial, result.run.partial_reason, result.job_id = True, "time budget", "j-0123456789ab"
@@ -99,8 +114,10 @@ def test_a_partial_result_names_its_job_and_how_to_fetch_the_rest(isolated_home:
             ["MKT<PocketS>A<PocketE>Y<PocketS>I<PocketE>AKQR<ProteinE>"],
             [
                 "Binding sites:",
-                "Protein of 10 residues: 1 binding sites from 2 valid pocket answers",
+                "Protein of 10 residues: 1 binding sites from 2 valid pocket answers, 1 distinct",
                 "Site 1: 2 residues 'AI' at positions 4, 6",
+                "Most likely single answer (ppl 1.65; given by 2 of 2 valid samples, 100%): 2 residues 'AI' at "
+                "positions 4, 6.",
             ],
         ),
         (
@@ -171,6 +188,30 @@ def test_each_tool_result_renders_its_candidates(
     for words in expected:
         assert words in text, f"{words!r} missing from:\n{text}"
     assert f"Result id: {result.result_id}" in text
+
+
+def test_binding_sites_print_the_most_likely_answer_in_full_with_residue_numbers(
+    isolated_home: Path, profile: Profile
+) -> None:
+    chain = read_structure(FIXTURES / "structures" / "1hvr.pdb").chain("A")
+    marked = list(range(0, 96, 2))  # 48 residues: more than any cut-off a summary line might use
+    opened = profile.start("protein")
+    many = encode_pocket_protein(chain.sequence, marked, profile).removeprefix(opened)
+    few = encode_pocket_protein(chain.sequence, [24, 26], profile).removeprefix(opened)
+    toolkit = _toolkit(isolated_home, [many, few, many, many])
+    result = toolkit.find_binding_sites(structure_path="structures/1hvr.pdb", chain="A", num_samples=4)
+    lines = _lines(render_text(result))
+    assert "binding sites from 4 valid pocket answers, 2 distinct" in lines[1]
+    (best,) = [line for line in lines if line.startswith("Most likely single answer")]
+    positions = ", ".join(str(p + 1) for p in marked)
+    numbers = ", ".join(chain.residue_numbers[p] for p in marked)
+    assert best.startswith(
+        "Most likely single answer (ppl 1.65; given by 3 of 4 valid samples, 75%): 48 residues"
+    )
+    assert best.endswith(f"at positions {positions}; residue numbers {numbers}.")
+    assert "Other distinct answers: 1 (x1); each with its residues in the structured result" in "\n".join(
+        lines
+    )
 
 
 def test_a_complete_job_renders_its_result_like_the_tool_itself(isolated_home: Path) -> None:

@@ -42,6 +42,31 @@ def test_bad_arguments_are_input_errors_that_name_the_argument(isolated_home: Pa
         toolkit.find_binding_sites(sequence="ACDEFGHIKLMNPQRSTVWY", min_consensus=0)
 
 
+def test_design_ligands_takes_residue_numbers_as_integers_or_text_with_insertion_codes(
+    isolated_home: Path,
+) -> None:
+    toolkit = _toolkit(isolated_home, ScriptedBackend(["CCO<MoleculeE>"]))
+    result = toolkit.design_ligands(
+        structure_path="structures/3PWP.cif",
+        chain="E",
+        residues=[115, "116A", 116, 117],
+        num_molecules=1,
+        max_samples=1,
+        seed=1,
+    )
+    assert result.pocket.source == "residues"
+    assert result.pocket.residue_numbers == ["115", "116", "116A", "117"]
+    with pytest.raises(
+        InputError,
+        match=r"residues\.0=True: Input should be a residue number such as 25 or '100A', not true or false",
+    ):
+        toolkit.design_ligands(structure_path="structures/3PWP.cif", chain="E", residues=[True])
+    with pytest.raises(
+        InputError, match=r"residues\.0=25\.5: Input should be a residue number .* not a number with"
+    ):
+        toolkit.design_ligands(structure_path="structures/3PWP.cif", chain="E", residues=[25.5])  # type: ignore[list-item]
+
+
 def test_structure_paths_outside_the_allowed_roots_are_refused(isolated_home: Path, tmp_path: Path) -> None:
     inside, outside = tmp_path / "inside", tmp_path / "outside"
     inside.mkdir()
@@ -88,6 +113,7 @@ def test_a_call_that_outgrows_its_budget_returns_partial_results_and_a_job_that_
     assert status.result["run"]["partial"] is False
     assert status.result["sampling"]["seed"] == partial.sampling.seed == 2
     assert toolkit.store.get(status.result_id or "").parent_id == partial.result_id
+    assert status.partial_result_id == partial.result_id
     with pytest.raises(ResultNotFoundError):
         toolkit.get_job("j-000000000000")
 
