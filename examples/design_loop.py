@@ -2,7 +2,8 @@
 
     1. design ligands for a protein pocket        (tool: design_ligands, with drug-likeness filters)
     2. keep the drug-like ones, pick the best      (Lipinski, QED, no PAINS alert; highest QED first)
-    3. plan a one-step retrosynthesis for the best (tool: retrosynthesis)
+    3. plan a one-step retrosynthesis for the best (tool: retrosynthesis), and pick the best-ranked
+       reactant set whose reactants supply every heavy atom of the product
 
 Run it from the repository root:
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ SYSTEM_PROMPT = (
     "pocket with the filters the user asks for; (2) keep only the molecules that pass the filters and "
     "pick the best one (highest QED; lowest rank breaks ties); if none passes, call design_ligands again "
     "with a different seed and more samples; (3) call retrosynthesis on the best molecule's SMILES; "
-    "(4) answer with the chosen SMILES, its QED, and the top-ranked reactant set."
+    "(4) answer with the chosen SMILES, its QED, and the first reactant set whose atoms are accounted "
+    "for (its reactants supply every heavy atom of the product); if none is, say so."
 )
 
 
@@ -95,12 +97,39 @@ def keep_drug_like(design: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(kept, key=lambda molecule: (-molecule["properties"]["qed"], molecule["rank"]))
 
 
+def pick_route(route: dict[str, Any]) -> dict[str, Any] | None:
+    """The route step: the best-ranked reactant set that can make the product, if any.
+
+    A set whose reactants lack heavy atoms the product has (``atoms_accounted`` false) cannot make
+    it, however well it ranks (candidates come most often sampled first).
+    """
+    return next((candidate for candidate in route["candidates"] if candidate["atoms_accounted"]), None)
+
+
+def describe_route(route: dict[str, Any]) -> str:
+    """The route sentence of the final answer."""
+    chosen = pick_route(route)
+    if chosen is not None:
+        reactants = " + ".join(ref["smiles"] for ref in chosen["reactants"])
+        return f"Route: {reactants} (the best-ranked reactant set that supplies every product atom)."
+    if not route["candidates"]:
+        return "Route: no valid reactant set was sampled; try more samples."
+    top = route["candidates"][0]
+    missing = ", ".join(f"{element} {count}" for element, count in top["missing_atoms"].items())
+    reactants = " + ".join(ref["smiles"] for ref in top["reactants"])
+    return (
+        f"Route: none of the {len(route['candidates'])} sampled reactant sets supplies every product "
+        f"atom; the best-ranked, {reactants}, lacks {missing}."
+    )
+
+
 class ScriptedChemist(BaseChatModel):
     """A deterministic chat model that drives the design loop with real tool calls.
 
     Each turn reads the conversation: no tool result yet -> design ligands; a design result ->
     keep the drug-like molecules and ask for a retrosynthesis of the best (or design again with the
-    next seed if none is drug-like); a retrosynthesis result -> the final answer.
+    next seed if none is drug-like); a retrosynthesis result -> the final answer, with the route
+    that ``pick_route`` chooses.
     """
 
     request: DesignRequest = DesignRequest()
@@ -156,14 +185,11 @@ class ScriptedChemist(BaseChatModel):
             )
         design = designs[-1].artifact
         best = keep_drug_like(design)[0]
-        route = last.artifact
-        top = route["candidates"][0] if route["candidates"] else None
-        reactants = " + ".join(ref["smiles"] for ref in top["reactants"]) if top else "no valid route sampled"
         return AIMessage(
             content=(
                 f"Best drug-like ligand: {best['smiles']} (QED {best['properties']['qed']:.2f}, "
                 f"MW {best['properties']['mw']:.0f}), chosen from {len(keep_drug_like(design))} drug-like "
-                f"designs for the {self.request.ligand} pocket. Top retrosynthesis: {reactants}."
+                f"designs for the {self.request.ligand} pocket. {describe_route(last.artifact)}"
             )
         )
 
@@ -211,13 +237,25 @@ def build_design_graph(chat_model: BaseChatModel, tools: Sequence[BaseTool]) -> 
 
 
 def chat_model_named(name: str, request: DesignRequest, anthropic_model: str) -> BaseChatModel:
-    """The chat model to drive the loop: the scripted chemist, or Claude through langchain-anthropic."""
+    """The chat model to drive the loop: the scripted chemist, or Claude through langchain-anthropic.
+
+    Raises:
+        SystemExit: Claude is asked for without ANTHROPIC_API_KEY or without langchain-anthropic
+            (one line saying what to do, instead of a traceback at the first call).
+    """
     if name == "scripted":
         return ScriptedChemist(request=request)
+    if not os.environ.get("ANTHROPIC_API_KEY"):
+        raise SystemExit(
+            "--chat anthropic needs ANTHROPIC_API_KEY: export ANTHROPIC_API_KEY=<your key>, "
+            "or run without --chat to use the scripted chemist."
+        )
     try:
         from langchain_anthropic import ChatAnthropic  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        sys.exit("--chat anthropic needs `pip install langchain-anthropic` and ANTHROPIC_API_KEY.")
+        raise SystemExit(
+            "--chat anthropic needs the langchain-anthropic package: pip install langchain-anthropic."
+        ) from None
     model: BaseChatModel = ChatAnthropic(model=anthropic_model, temperature=0)
     return model
 
@@ -235,12 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     request = DesignRequest(
         structure=str(Path(args.structure).resolve()), ligand=args.ligand, chain=args.chain, seed=args.seed
     )
+    chat_model = chat_model_named(args.chat, request, args.anthropic_model)  # fails early if unusable
     settings = Settings.from_env()
     if not settings.allowed_roots:  # let the tools read the structure the user named
         settings = dataclasses.replace(settings, allowed_roots=(Path(request.structure).parent,))
     # Errors come back as messages the chat model can read and fix, instead of ending the run.
     tools = LogosToolkit(settings=settings, handle_tool_error=True).get_tools()
-    graph = build_design_graph(chat_model_named(args.chat, request, args.anthropic_model), tools)
+    graph = build_design_graph(chat_model, tools)
     state = graph.invoke({"messages": [HumanMessage(request.prompt())]})
     for message in state["messages"]:
         print(describe_message(message))

@@ -3,6 +3,7 @@
     from logos_tools.langchain import LogosToolkit
 
     tools = LogosToolkit().get_tools()  # one shared model for all tools
+    tools = LogosToolkit(tools=["design_ligands", "retrosynthesis"]).get_tools()  # only these
 
 Each tool answers with text for the agent and the structured result as the message artifact;
 progress arrives as ``logos_progress`` custom events. Needs ``pip install 'logos-tools[langchain]'``.

@@ -3,17 +3,23 @@
 The agent reads the text (``render_text``: complete on its own); code reads the artifact, the
 structured result as JSON (the same JSON an MCP host gets as structured content). A bad argument or a
 failed call raises ``ToolException`` with the words the MCP server uses (``agent_message``).
-Async calls run the blocking model call in a worker thread, so the event loop keeps running while
-the model samples; cancelling the awaiting task stops the generation at its next decode step.
+Async calls run the blocking model call on a thread of their own, so the event loop keeps running
+while the model samples, and the loop's default executor stays free: calls queue on the one model, so
+a dozen calls in flight would otherwise hold every default worker, and LangChain's sync callbacks,
+sync graph nodes and ``asyncio.to_thread`` would wait behind them. Cancelling the awaiting task stops
+the generation at its next decode step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
+import functools
 import logging
+import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
@@ -35,13 +41,59 @@ from logos_tools.toolkit.rendering import render_text
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+
+_ENVIRONMENT_TOOLKITS: dict[Settings, Toolkit] = {}
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
+def environment_toolkit() -> Toolkit:
+    """The toolkit of the current ``LOGOS_*`` environment, one per distinct settings, shared.
+
+    Every tool built without a toolkit uses it, so such tools work together as ``LogosToolkit``'s
+    do: one loaded model, one store, and ``get_job`` finds the job another tool's call started.
+
+    Raises:
+        InputError: a ``LOGOS_*`` variable is invalid.
+    """
+    settings = Settings.from_env()
+    with _ENVIRONMENT_LOCK:
+        toolkit = _ENVIRONMENT_TOOLKITS.get(settings)
+        if toolkit is None:
+            toolkit = _ENVIRONMENT_TOOLKITS[settings] = Toolkit(settings)
+        return toolkit
+
+
+def start_call_thread(tool: str, call: Callable[[], T]) -> concurrent.futures.Future[T]:
+    """Run ``call`` on a new thread of its own (named after the tool); its future.
+
+    Not the loop's default executor: a call mostly waits for the model, and waiting there would
+    starve everything else that runs on that executor. The thread ends with the call.
+    """
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the awaiting task, which re-raises it
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name=f"logos-{tool}").start()
+    return future
+
 
 class LogosTool(BaseTool):
     """A LOGOS tool: ``LogosTool("retrosynthesis", toolkit)``.
 
     Name, description and argument schema come from the toolkit method of that name. Tools made
-    from the same ``Toolkit`` share its loaded model and results store (``LogosToolkit`` does that
-    for every tool at once); without a toolkit, one is built from the ``LOGOS_*`` environment.
+    from the same ``Toolkit`` share its loaded model, results store and background jobs
+    (``LogosToolkit`` does that for every tool at once); tools built without a toolkit share the one
+    of the ``LOGOS_*`` environment (``environment_toolkit``).
 
     ``invoke`` with a ``ToolCall`` returns a ``ToolMessage`` whose ``content`` is the text and whose
     ``artifact`` is the structured result as JSON (``parse_artifact`` gives the typed result back).
@@ -59,7 +111,7 @@ class LogosTool(BaseTool):
         Raises:
             InputError: the toolkit has no tool ``name``.
         """
-        toolkit = toolkit if toolkit is not None else Toolkit()
+        toolkit = toolkit if toolkit is not None else environment_toolkit()
         method = tool_method(toolkit, name)
         kwargs.setdefault("description", describe(method))
         kwargs.setdefault("args_schema", arguments_model(method))
@@ -102,7 +154,8 @@ class LogosTool(BaseTool):
         reporter = async_reporter(self.name, run_manager, loop)
         cancel = CancelToken()
         context = contextvars.copy_context()  # carries LangChain's run config into the worker
-        worker = loop.run_in_executor(None, context.run, self._respond, kwargs, reporter, cancel)
+        call = functools.partial(context.run, self._respond, kwargs, reporter, cancel)
+        worker = asyncio.wrap_future(start_call_thread(self.name, call), loop=loop)
         try:
             response = await asyncio.shield(worker)
         except asyncio.CancelledError:

@@ -83,9 +83,14 @@ async def test_the_agent_designs_ligands_keeps_the_drug_like_ones_and_plans_a_ro
     assert isinstance(answer, AIMessage)
     assert not answer.tool_calls
     assert best["smiles"] in answer.content
-    if route["candidates"]:
-        top = " + ".join(ref["smiles"] for ref in route["candidates"][0]["reactants"])
-        assert f"Top retrosynthesis: {top}." in answer.content
+    makes_the_product = [c for c in route["candidates"] if not c["missing_atoms"]]
+    if makes_the_product:
+        chosen = " + ".join(ref["smiles"] for ref in makes_the_product[0]["reactants"])
+        assert f"Route: {chosen} (the best-ranked reactant set that supplies every product atom)." in (
+            answer.content
+        )
+    else:
+        assert "supplies every product atom" in answer.content
 
 
 def test_the_example_runs_as_a_script_with_the_scripted_chemist(demo_path: Path) -> None:
@@ -109,3 +114,62 @@ def test_the_scripted_chemist_only_calls_tools_it_was_given(design_loop: ModuleT
     chemist = design_loop.ScriptedChemist()
     with pytest.raises(ValueError, match="The tool 'design_ligands' is not bound"):
         chemist.invoke([HumanMessage("design ligands")])
+
+
+def reactant_set(smiles: list[str], missing: dict[str, int]) -> dict[str, Any]:
+    """A retrosynthesis candidate as the tool's artifact has it (the fields the route step reads)."""
+    return {
+        "reactants": [{"smiles": s} for s in smiles],
+        "atoms_accounted": not missing,
+        "missing_atoms": missing,
+    }
+
+
+def test_the_route_is_the_best_ranked_reactant_set_that_supplies_every_product_atom(
+    design_loop: ModuleType,
+) -> None:
+    lacking = reactant_set(["CC(C)=O", "Oc1ccccc1"], {"N": 1})
+    making = reactant_set(["CC(=O)Cl", "Nc1ccc(O)cc1"], {})
+    route = {"candidates": [lacking, making, reactant_set(["CC(=O)O", "Nc1ccc(O)cc1"], {})]}
+    assert design_loop.pick_route(route) is making
+    assert design_loop.describe_route(route) == (
+        "Route: CC(=O)Cl + Nc1ccc(O)cc1 (the best-ranked reactant set that supplies every product atom)."
+    )
+    only_lacking = {"candidates": [lacking]}
+    assert design_loop.pick_route(only_lacking) is None
+    assert design_loop.describe_route(only_lacking) == (
+        "Route: none of the 1 sampled reactant sets supplies every product atom; "
+        "the best-ranked, CC(C)=O + Oc1ccccc1, lacks N 1."
+    )
+    assert "no valid reactant set" in design_loop.describe_route({"candidates": []})
+
+
+def test_chat_anthropic_without_a_key_exits_with_one_line_saying_what_to_set() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--chat", "anthropic"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=EXAMPLE.parents[1],
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        "--chat anthropic needs ANTHROPIC_API_KEY: export ANTHROPIC_API_KEY=<your key>, "
+        "or run without --chat to use the scripted chemist.\n"
+    )
+
+
+def test_chat_anthropic_without_the_package_exits_with_the_install_command(
+    design_loop: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-unused")
+    monkeypatch.setitem(sys.modules, "langchain_anthropic", None)  # None in sys.modules: import fails
+    with pytest.raises(SystemExit) as exited:
+        design_loop.chat_model_named("anthropic", design_loop.DesignRequest(), "claude-sonnet-4-5")
+    assert str(exited.value.code) == (
+        "--chat anthropic needs the langchain-anthropic package: pip install langchain-anthropic."
+    )

@@ -4,8 +4,10 @@ an event loop left free while the model samples, and cancellation that stops the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -216,3 +218,53 @@ async def test_cancelling_an_async_call_stops_the_generation_and_stores_nothing(
     message = await tool.ainvoke(tool_call("generate_molecules", {"num_molecules": 1, "seed": 1}))
     assert isinstance(message, ToolMessage)
     assert message.status == "success"
+
+
+@pytest.mark.asyncio
+async def test_an_async_call_leaves_the_loops_default_executor_free_for_other_work(
+    demo_toolkit: Toolkit,
+) -> None:
+    # One default worker: a tool call that waited there would hold it until the model finished.
+    loop = asyncio.get_running_loop()
+    default_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(default_executor)
+    sampling = asyncio.Event()
+
+    class SignalFirstProgress(AsyncCallbackHandler):
+        async def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            sampling.set()
+
+    def stored() -> list[str]:
+        return [entry.id for entry in demo_toolkit.store.list(limit=1000, tool="generate_molecules")]
+
+    before = stored()
+    tool = LogosTool("generate_molecules", demo_toolkit)
+    call = asyncio.create_task(
+        tool.ainvoke(
+            tool_call("generate_molecules", ENDLESS_SAMPLING), config={"callbacks": [SignalFirstProgress()]}
+        )
+    )
+    try:
+        await sampling.wait()
+        assert await loop.run_in_executor(None, lambda: "other work") == "other work"
+        # The call stores its result when the model is done: nothing stored, still sampling.
+        assert stored() == before, "the other work ran only once the model call had ended"
+    finally:
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        default_executor.shutdown()
+
+
+def test_tools_built_without_a_toolkit_share_the_environments_so_get_job_finds_their_jobs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    retro, jobs = LogosTool("retrosynthesis"), LogosTool("get_job")
+    assert retro.toolkit is jobs.toolkit
+    job_id = retro.toolkit.jobs.start("retrosynthesis", lambda progress, cancel: (None, {}))
+    retro.toolkit.jobs.wait(job_id, timeout_s=60)
+    assert f"Job {job_id}" in jobs.invoke({"job_id": job_id})
+    monkeypatch.setenv("LOGOS_HOME", str(tmp_path))  # another environment: another toolkit
+    elsewhere = LogosTool("get_job")
+    assert elsewhere.toolkit is not jobs.toolkit
+    assert elsewhere.settings.home == tmp_path
