@@ -6,6 +6,7 @@ import click
 
 from logos_tools.cli.output import emit, json_option
 from logos_tools.runtime.diagnostics import Diagnosis, diagnose
+from logos_tools.settings import Settings
 
 
 def _render(report: Diagnosis) -> str:
@@ -14,6 +15,7 @@ def _render(report: Diagnosis) -> str:
         f"Python {report.python} on {report.platform}",
         f"llama-cpp-python: {llama.version or 'not installed'}",
         f"  CPU features: {', '.join(llama.cpu_features) or 'unknown'}",
+        f"  Build features: {', '.join(llama.build_features) or '-'}",
         f"  AMX CPU: {'yes' if llama.cpu_has_amx else 'no'}   GPU offload: {'yes' if llama.gpu_offload else 'no'}",
         "Libraries:",
         *(f"  {name}: {version or '-'}" for name, version in report.libraries.items()),
@@ -31,5 +33,5 @@ def _render(report: Diagnosis) -> str:
 @json_option
 def doctor(as_json: bool) -> None:
     """Report the llama.cpp build (CPU features, AMX, GPU offload), library versions and models."""
-    report = diagnose()
+    report = diagnose(Settings.from_env())
     emit(report, as_json=as_json, text=_render(report))

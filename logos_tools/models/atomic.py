@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from logos_tools.errors import InputError
+
 
 @contextlib.contextmanager
 def temporary_output(final_path: Path) -> Iterator[Path]:
@@ -48,3 +50,22 @@ def atomic_write_text(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def check_output_file(path: Path) -> Path:
+    """``path`` (expanded) once it can take a new file: not a folder, with its folder created.
+
+    Raises:
+        InputError: ``path`` is a folder, or its folder cannot be created (e.g. a file is in the way).
+    """
+    path = path.expanduser()
+    if path.is_dir():
+        raise InputError(f"Output {path} is a folder. Pass a file path in it, e.g. {path / 'model.gguf'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"Cannot create the folder {path.parent} for output {path}: {exc.strerror or exc}. "
+            "Write to a path whose folders are folders (not files) and writable."
+        ) from None
+    return path

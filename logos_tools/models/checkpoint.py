@@ -158,7 +158,8 @@ class HFCheckpoint:
                 f" It has PyTorch .bin weights ({', '.join(bins[:3])}); re-save them as safetensors with "
                 "transformers (model.save_pretrained(folder, safe_serialization=True))."
                 if bins
-                else ""
+                else " Download the whole checkpoint folder (config.json, tokenizer.json and every "
+                "*.safetensors file), e.g. with `logos model pull`."
             )
             raise ConversionError(f"{self.folder} holds no *.safetensors weights.{hint}")
         entries: dict[str, TensorEntry] = {}

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict
 from logos_tools import __version__
 from logos_tools.errors import ConversionError
 from logos_tools.grammar.profile import load_profile
-from logos_tools.models.atomic import temporary_output
+from logos_tools.models.atomic import check_output_file, temporary_output
 from logos_tools.models.checkpoint import (
     HFCheckpoint,
     TensorEntry,
@@ -203,6 +203,10 @@ def _int(config: dict[str, Any], key: str, folder: Path, default: int | None = N
     value = config.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool):
         raise ConversionError(f"{folder}/config.json lacks the integer {key!r}. Download config.json again.")
+    if value <= 0:
+        raise ConversionError(
+            f"{folder}/config.json has {key}={value}; it must be a positive integer. Download config.json again."
+        )
     return value
 
 
@@ -215,8 +219,9 @@ def _architecture(config: dict[str, Any], folder: Path) -> Architecture:
     if model_type in ("llama", "qwen3"):
         return "llama" if model_type == "llama" else "qwen3"
     raise ConversionError(
-        f"{folder} holds a {classes or model_type!r} model; logos-tools converts LlamaForCausalLM "
-        "(LOGOS-pretrain-1B/3B) and Qwen3ForCausalLM (LOGOS-8B) checkpoints only."
+        f"{folder}/config.json describes a {classes or model_type!r} model (architectures / model_type); "
+        "logos-tools converts LlamaForCausalLM (LOGOS-pretrain-1B/3B) and Qwen3ForCausalLM (LOGOS-8B) "
+        "checkpoints only. Pass the folder of a LOGOS checkpoint (`logos model list` names them)."
     )
 
 
@@ -226,6 +231,11 @@ def _hyperparameters(config: dict[str, Any], folder: Path) -> _Hyper:
     n_head = _int(config, "num_attention_heads", folder)
     n_head_kv = _int(config, "num_key_value_heads", folder, n_head)
     head_dim = config.get("head_dim") or hidden // n_head
+    if not isinstance(head_dim, int) or isinstance(head_dim, bool) or head_dim <= 0:
+        raise ConversionError(
+            f"{folder}/config.json has head_dim={head_dim!r}; it must be a positive integer. "
+            "Download config.json again."
+        )
     # transformers >= 5 writes rope_parameters; older configs have rope_theta and rope_scaling.
     rope = dict(config.get("rope_parameters") or config.get("rope_scaling") or {})
     if isinstance(rope.get("full_attention"), dict):
@@ -334,10 +344,83 @@ def _plan(checkpoint: HFCheckpoint, hyper: _Hyper, out_type: OutType) -> tuple[l
     if unexpected:
         raise ConversionError(
             f"{folder} has tensors the {hyper.arch} converter does not know: {unexpected[:5]}"
-            f"{' ...' if len(unexpected) > 5 else ''}. Writing the model without them would change its "
-            "outputs; this is not a plain LOGOS checkpoint."
+            f"{f' and {len(unexpected) - 5} more' if len(unexpected) > 5 else ''}. Writing the model without them would change its "
+            "outputs; this is not a plain LOGOS checkpoint. If config.json's num_hidden_layers is wrong, "
+            "download config.json again."
         )
+    _check_shapes(checkpoint, hyper)
     return planned, tied
+
+
+def _expected_shapes(hyper: _Hyper, n_vocab: int) -> dict[str, tuple[int, ...]]:
+    """Hugging Face (out, in) shapes that config.json implies, keyed by tensor name."""
+    q_rows = hyper.n_head * hyper.head_dim
+    kv_rows = hyper.n_head_kv * hyper.head_dim
+    layer = {
+        "input_layernorm.weight": (hyper.hidden,),
+        "self_attn.q_proj.weight": (q_rows, hyper.hidden),
+        "self_attn.q_proj.bias": (q_rows,),
+        "self_attn.k_proj.weight": (kv_rows, hyper.hidden),
+        "self_attn.k_proj.bias": (kv_rows,),
+        "self_attn.v_proj.weight": (kv_rows, hyper.hidden),
+        "self_attn.v_proj.bias": (kv_rows,),
+        "self_attn.o_proj.weight": (hyper.hidden, q_rows),
+        "self_attn.o_proj.bias": (hyper.hidden,),
+        "self_attn.q_norm.weight": (hyper.head_dim,),
+        "self_attn.k_norm.weight": (hyper.head_dim,),
+        "post_attention_layernorm.weight": (hyper.hidden,),
+        "mlp.gate_proj.weight": (hyper.ffn, hyper.hidden),
+        "mlp.gate_proj.bias": (hyper.ffn,),
+        "mlp.up_proj.weight": (hyper.ffn, hyper.hidden),
+        "mlp.up_proj.bias": (hyper.ffn,),
+        "mlp.down_proj.weight": (hyper.hidden, hyper.ffn),
+        "mlp.down_proj.bias": (hyper.hidden,),
+    }
+    shapes: dict[str, tuple[int, ...]] = {
+        "model.embed_tokens.weight": (n_vocab, hyper.hidden),
+        "model.norm.weight": (hyper.hidden,),
+        "lm_head.weight": (n_vocab, hyper.hidden),
+    }
+    for index in range(hyper.n_layer):
+        shapes.update({f"model.layers.{index}.{suffix}": shape for suffix, shape in layer.items()})
+    return shapes
+
+
+def _check_shapes(checkpoint: HFCheckpoint, hyper: _Hyper) -> None:
+    """Refuse weights whose shapes disagree with config.json: llama.cpp would refuse the GGUF later."""
+    folder = checkpoint.folder
+    if hyper.n_head <= 0 or hyper.n_head_kv <= 0 or hyper.n_head % hyper.n_head_kv:
+        raise ConversionError(
+            f"{folder}/config.json has num_attention_heads={hyper.n_head} and num_key_value_heads="
+            f"{hyper.n_head_kv}; the first must be a positive multiple of the second. Download config.json again."
+        )
+    embedding = checkpoint.entry("model.embed_tokens.weight")
+    n_vocab = embedding.shape[0] if embedding.shape else 0
+    config_vocab = checkpoint.config.get("vocab_size")
+    if isinstance(config_vocab, int) and not isinstance(config_vocab, bool) and config_vocab != n_vocab:
+        raise ConversionError(
+            f"{folder}/config.json says vocab_size={config_vocab} but model.embed_tokens.weight has {n_vocab} "
+            "rows, so config.json and the weights belong to different models. Download the checkpoint again "
+            "(config.json and every *.safetensors file from the same revision)."
+        )
+    expected = _expected_shapes(hyper, n_vocab)
+    wrong = [
+        (name, entry.shape, expected[name])
+        for name, entry in checkpoint.tensors.items()
+        if name in expected and entry.shape != expected[name]
+    ]
+    if wrong:
+        name, got, want = wrong[0]
+        hint = (
+            f"hidden_size={hyper.hidden}, intermediate_size={hyper.ffn}, num_attention_heads={hyper.n_head}, "
+            f"num_key_value_heads={hyper.n_head_kv}, head_dim={hyper.head_dim}"
+        )
+        raise ConversionError(
+            f"{folder}: tensor {name!r} has shape {list(got)} but config.json ({hint}) implies {list(want)}"
+            f"{f' ({len(wrong)} tensors disagree)' if len(wrong) > 1 else ''}. config.json and the weights "
+            "belong to different models: download the checkpoint again (config.json and every *.safetensors "
+            "file from the same revision)."
+        )
 
 
 def _permute(data: np.ndarray[Any, Any], n_head: int) -> np.ndarray[Any, Any]:
@@ -471,7 +554,9 @@ def convert_checkpoint(
 
     Raises:
         ConversionError: unknown architecture or tokenizer family, missing or unexpected tensors,
-            a missing LOGOS tag, a damaged file, not enough disk space, or a write failure.
+            weights whose shapes disagree with config.json, a missing LOGOS tag, a damaged file,
+            not enough disk space, or a write failure.
+        InputError: ``out_path`` is a folder, or its folder cannot be created.
     """
     started = time.perf_counter()
     if out_type not in _GGML_TYPE:
@@ -489,8 +574,7 @@ def convert_checkpoint(
         checkpoint, n_rows=n_rows, tags=grammar.all_tags(), tag_token_type=tag_token_type
     )
     total_bytes = sum(t.nbytes for t in plan)
-    out_path = Path(out_path).expanduser()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path = check_output_file(Path(out_path))
     free = free_disk_bytes(out_path.parent)
     if free < total_bytes + 64 * 1024 * 1024:
         raise ConversionError(

@@ -54,7 +54,8 @@ def _git_blob_sha1(path: Path) -> str:
 def _map_hub_error(exc: Exception, repo_id: str, folder: Path) -> Exception:
     from huggingface_hub.errors import GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError
 
-    resume = f"Partial files in {folder} are kept; the next pull resumes them."
+    has_partial = folder.is_dir() and any(folder.iterdir())
+    resume = f"Partial files in {folder} are kept; the next pull resumes them." if has_partial else ""
     if isinstance(exc, OfflineModeIsEnabled):
         return ModelError(
             f"Cannot download {repo_id}: offline mode is on (HF_HUB_OFFLINE=1), and logos-tools never "
@@ -76,9 +77,9 @@ def _map_hub_error(exc: Exception, repo_id: str, folder: Path) -> Exception:
     ):
         return ModelError(
             f"Cannot reach the Hugging Face Hub to download {repo_id} ({exc}). Check the network connection "
-            f"(or HF_ENDPOINT / proxy settings) and pull again. {resume}"
+            f"(or HF_ENDPOINT / proxy settings) and pull again. {resume}".rstrip()
         )
-    return ModelError(f"Downloading {repo_id} failed: {exc}. {resume}")
+    return ModelError(f"Downloading {repo_id} failed: {exc}. {resume}".rstrip())
 
 
 def pull_checkpoint(repo_id: str, dest_root: Path, *, revision: str | None = None) -> PullReport:

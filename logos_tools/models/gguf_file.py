@@ -101,10 +101,17 @@ class GGUFHeader:
 
 
 class _Cursor:
-    def __init__(self, buffer: Any) -> None:
+    def __init__(self, buffer: Any, file_size: int) -> None:
         self.buffer = buffer
         self.size = len(buffer)
+        self.file_size = file_size
         self.pos = 0
+
+    def _past_end(self, what: str, length: int) -> _Corrupt:
+        # A length beyond the size of the whole file is a damaged length field, not a copy cut short.
+        if length > self.file_size:
+            return _Corrupt(f"{what} at byte {self.pos} claims {length} bytes, more than the whole file")
+        return _Truncated(f"{what} of {length} bytes at byte {self.pos} runs past the end of the file")
 
     def take(self, fmt: str) -> Any:
         width = struct.calcsize(fmt)
@@ -117,7 +124,7 @@ class _Cursor:
     def string(self) -> str:
         length = self.take("<Q")
         if self.pos + length > self.size:
-            raise _Truncated(f"a string of {length} bytes at byte {self.pos} runs past the end of the file")
+            raise self._past_end("a string", length)
         raw = bytes(self.buffer[self.pos : self.pos + length])
         self.pos += length
         try:
@@ -128,7 +135,7 @@ class _Cursor:
     def skip_string(self) -> None:
         length = self.take("<Q")
         if self.pos + length > self.size:
-            raise _Truncated(f"a string of {length} bytes at byte {self.pos} runs past the end of the file")
+            raise self._past_end("a string", length)
         self.pos += length
 
     def value(self, value_type: int, *, decode: bool, depth: int = 0) -> Any:
@@ -146,7 +153,7 @@ class _Cursor:
 
     def array(self, item_type: int, count: int, *, decode: bool, depth: int) -> Any:
         if count > self.size - self.pos:  # every item takes at least one byte
-            raise _Truncated(f"an array of {count} items at byte {self.pos} is longer than the file")
+            raise self._past_end(f"an array of {count} items", count)
         if item_type in _SCALAR_FORMATS:
             fmt = _SCALAR_FORMATS[item_type]
             width = struct.calcsize(fmt)
@@ -174,7 +181,7 @@ class _Cursor:
 
 
 def _parse(buffer: Any, file_size: int, wanted_arrays: frozenset[str]) -> GGUFHeader:
-    cursor = _Cursor(buffer)
+    cursor = _Cursor(buffer, file_size)
     if bytes(buffer[:4]) != GGUF_MAGIC:
         raise _Corrupt("bad magic")
     cursor.pos = 4

@@ -19,7 +19,7 @@ import llama_cpp.llama_cpp as llama_lowlevel
 from pydantic import BaseModel, ConfigDict
 
 from logos_tools.errors import InputError, ModelFileError
-from logos_tools.models.atomic import temporary_output
+from logos_tools.models.atomic import check_output_file, temporary_output
 from logos_tools.models.gguf_file import inspect_gguf
 from logos_tools.models.native import install_log_router
 
@@ -89,16 +89,19 @@ def quantize_gguf(src: Path, dst: Path, type: str, *, nthread: int | None = None
         nthread: CPU threads (None: all cores).
 
     Raises:
-        InputError: unknown quantization type, or ``src`` and ``dst`` are the same file.
+        InputError: unknown quantization type, ``src`` and ``dst`` are the same file, or ``dst``
+            is a folder or lies under a file.
         ModelNotFoundError: ``src`` does not exist.
         ModelFileError: ``src`` is not a readable GGUF or llama.cpp fails to quantize it.
     """
     ftype = quant_type_id(type)
     src = Path(src).expanduser()
-    dst = Path(dst).expanduser()
     info = inspect_gguf(src, compute_sha256=False)
-    if dst.exists() and dst.resolve() == src.resolve():
+    dst = Path(dst).expanduser()
+    # samefile also catches symlinks and hard links to the input.
+    if dst.exists() and dst.is_file() and dst.samefile(src):
         raise InputError(f"Output {dst} is the input file. Write the quantized model to a new path.")
+    dst = check_output_file(dst)
     if info.is_quantized and info.quantization.upper() != type.upper():
         logger.warning(
             "%s is already quantized (%s); requantizing loses more quality than quantizing the f16 file",

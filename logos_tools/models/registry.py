@@ -151,24 +151,48 @@ class ModelRegistry:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
+    def _damaged(self, problem: str) -> ModelError:
+        return ModelError(
+            f"The model registry {self.path} is damaged: {problem}. It must hold "
+            '{"version": 1, "models": {NAME: {"name": NAME, "path": ..., "sha256": ..., ...}}} as '
+            "`logos model add` writes it. Repair it by hand, or move it aside (e.g. to models.json.bak) "
+            "and register your GGUF files again with `logos model add PATH --name NAME`."
+        )
+
     def _read(self) -> dict[str, RegisteredModel]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise self._damaged(f"it is not valid UTF-8 JSON ({exc})") from None
+        except OSError as exc:
             raise ModelError(
-                f"The model registry {self.path} is unreadable ({exc}). Fix the JSON or delete the file "
-                "and register your models again with `logos model add`."
+                f"Cannot read the model registry {self.path}: {exc.strerror or exc}. Check its permissions."
             ) from None
-        try:
-            return {
-                name: RegisteredModel.model_validate(entry) for name, entry in data.get("models", {}).items()
-            }
-        except (ValidationError, AttributeError) as exc:
+        if not isinstance(data, dict):
+            raise self._damaged(f"the top level is a JSON {type(data).__name__}, not an object")
+        if data.get("version", 1) != 1:
             raise ModelError(
-                f"The model registry {self.path} has an invalid entry ({exc}). Fix or delete the file."
-            ) from None
+                f"The model registry {self.path} has version {data.get('version')!r}; this logos-tools reads "
+                "version 1. Upgrade logos-tools, or move the file aside and register your models again."
+            )
+        models = data.get("models", {})
+        if not isinstance(models, dict):
+            raise self._damaged(f'"models" is a JSON {type(models).__name__}, not an object of names')
+        entries: dict[str, RegisteredModel] = {}
+        for name, entry in models.items():
+            try:
+                entries[name] = RegisteredModel.model_validate(entry)
+            except ValidationError as exc:
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}"
+                    for error in exc.errors()
+                )
+                raise self._damaged(f"the entry {name!r} is invalid ({fields})") from None
+            if entries[name].name != name:
+                raise self._damaged(f"the entry {name!r} says its name is {entries[name].name!r}")
+        return entries
 
     def _write(self, models: dict[str, RegisteredModel]) -> None:
         payload = {"version": 1, "models": {name: m.model_dump() for name, m in sorted(models.items())}}

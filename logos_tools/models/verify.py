@@ -236,8 +236,25 @@ def _check_logits(path: Path, hf_dir: Path, profile: Profile, quantization: str)
         if bars_were_on:
             hf_logging.enable_progress_bar()
     model.eval()
+    hf_vocab = int(model.get_input_embeddings().weight.shape[0])
     n_ctx = max(len(ids) for ids in prompts) + 8
     llm = open_llama(path, n_ctx=n_ctx, f32_kv=True, logits_all=True)
+    gguf_vocab = int(llm.n_vocab())
+    highest_id = max(max(ids) for ids in prompts)
+    if gguf_vocab != hf_vocab or highest_id >= gguf_vocab:
+        # Another model: its logits cannot be compared position by position, and feeding token ids
+        # past the GGUF's vocabulary into llama.cpp aborts the process.
+        llm.close()
+        return CheckResult(
+            name="logits_parity",
+            passed=False,
+            detail=(
+                f"the GGUF has {gguf_vocab} vocabulary rows but the checkpoint in {hf_dir} has {hf_vocab} "
+                f"(highest prompt token id {highest_id}): the file was not converted from this checkpoint. "
+                "Pass the folder it was converted from, or convert this folder again."
+            ),
+            numbers={"gguf_vocab": gguf_vocab, "hf_vocab": hf_vocab, "highest_token_id": highest_id},
+        )
     max_diff = 0.0
     scale = 0.0
     agree = 0
@@ -315,10 +332,25 @@ def verify_gguf(
     except LogosError as exc:
         checks.append(CheckResult(name="loads", passed=False, detail=str(exc)))
         return VerifyReport(
-            path=str(path), quantization=info.quantization, hf_dir=None, passed=False, checks=checks
+            path=str(path),
+            quantization=info.quantization,
+            hf_dir=str(hf_dir) if hf_dir is not None else None,
+            passed=False,
+            checks=checks,
         )
     checks.append(_check_tags(path, grammar, info))
-    checks.append(_check_decodes(path, grammar))
+    try:
+        checks.append(_check_decodes(path, grammar))
+    except LogosError as exc:
+        # The vocabulary loaded but the weights did not (wrong shapes, unknown tensor types...).
+        checks[0] = CheckResult(name="loads", passed=False, detail=f"the weights do not load: {exc}")
+        return VerifyReport(
+            path=str(path),
+            quantization=info.quantization,
+            hf_dir=str(hf_dir) if hf_dir is not None else None,
+            passed=False,
+            checks=checks,
+        )
     if hf_dir is None:
         skip = "skipped: pass the Hugging Face checkpoint folder (--hf) to compare with it"
         checks.append(CheckResult(name="tokenizer_parity", passed=None, detail=skip))

@@ -197,6 +197,11 @@ def build_vocabulary(
     """
     source = str(checkpoint.folder / "tokenizer.json")
     tokenizer_json = checkpoint.read_json("tokenizer.json")
+    if not tokenizer_json and (checkpoint.folder / "tokenizer.json").is_file():
+        raise ConversionError(
+            f"{source} is an empty JSON object, not a tokenizer. Download tokenizer.json again "
+            "(every LOGOS checkpoint ships the fast-tokenizer file)."
+        )
     if not tokenizer_json:
         raise ConversionError(
             f"{checkpoint.folder} has no tokenizer.json. logos-tools needs the fast-tokenizer file that "

@@ -10,6 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from logos_tools.errors import ModelError
+from logos_tools.models.registry import ModelRegistry
+from logos_tools.settings import Settings
+
 LIBRARIES = (
     "logos-tools",
     "llama-cpp-python",
@@ -32,6 +36,9 @@ BUILD_HINTS = {
     "cpu_portable": 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir llama-cpp-python',
 }
 
+# Flags of llama_print_system_info that are build options, not CPU instruction sets.
+_BUILD_OPTIONS = frozenset({"LLAMAFILE", "OPENMP", "REPACK", "KLEIDIAI", "ACCELERATE"})
+
 
 class LlamaBuild(BaseModel):
     """Features of the installed llama.cpp build."""
@@ -39,7 +46,8 @@ class LlamaBuild(BaseModel):
     installed: bool
     version: str | None = None
     system_info: str | None = None
-    cpu_features: list[str] = []
+    cpu_features: list[str] = []  # instruction sets the build uses (AVX2, AVX512, NEON...)
+    build_features: list[str] = []  # other build options (OPENMP, LLAMAFILE, REPACK...)
     cpu_has_amx: bool = False
     gpu_offload: bool = False
 
@@ -52,7 +60,7 @@ class Diagnosis(BaseModel):
     llama: LlamaBuild
     libraries: dict[str, str | None]
     build_hints: dict[str, str]
-    models: list[dict[str, Any]] = []
+    models: list[dict[str, Any]] | None = None  # None: not inspected (no settings given)
     notes: list[str]
 
 
@@ -74,18 +82,20 @@ def inspect_llama_build() -> LlamaBuild:
     except ImportError:
         return LlamaBuild(installed=False)
     info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
-    features = sorted(
+    enabled = sorted(
         part.split("=")[0].strip()
         for section in info.split("|")
         for part in [section.split(":")[-1]]
         if part.strip().endswith("= 1")
     )
+    features = [name for name in enabled if name not in _BUILD_OPTIONS]
     flags = cpu_flags()
     return LlamaBuild(
         installed=True,
         version=importlib.metadata.version("llama-cpp-python"),
         system_info=info.strip(),
         cpu_features=features,
+        build_features=[name for name in enabled if name in _BUILD_OPTIONS],
         cpu_has_amx=bool({"amx_tile", "amx_int8"} & flags) or "AMX_INT8" in features,
         gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
     )
@@ -98,10 +108,28 @@ def _version(name: str) -> str | None:
         return None
 
 
-def diagnose() -> Diagnosis:
-    """Collect the whole report."""
+def _models(settings: Settings, notes: list[str]) -> list[dict[str, Any]]:
+    try:
+        rows = ModelRegistry.from_settings(settings).list_models()
+    except ModelError as exc:
+        notes.append(str(exc))
+        return []
+    return [row.model_dump(mode="json") for row in rows]
+
+
+def diagnose(settings: Settings | None = None) -> Diagnosis:
+    """Collect the whole report; with ``settings``, also the models and the backend they select.
+
+    A damaged model registry becomes a note, not an exception: doctor must always answer.
+    """
     llama = inspect_llama_build()
-    notes = []
+    notes: list[str] = []
+    models = _models(settings, notes) if settings is not None else None
+    if settings is not None and settings.backend == "openai":
+        notes.append(
+            f"LOGOS_BACKEND=openai: tools call {settings.openai_base_url or '(LOGOS_OPENAI_BASE_URL unset)'}"
+            f" for model {settings.openai_model or '(any)'}; the llama.cpp build above is not used."
+        )
     if not llama.installed:
         notes.append("llama-cpp-python is not installed: pip install 'logos-tools[llama]'.")
     if llama.cpu_has_amx:
@@ -117,5 +145,6 @@ def diagnose() -> Diagnosis:
         llama=llama,
         libraries={name: _version(name) for name in LIBRARIES},
         build_hints=BUILD_HINTS,
+        models=models,
         notes=notes,
     )

@@ -12,7 +12,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from logos_tools.runtime.sampler import FloatArray, PenaltyTracker, log_softmax_
 logger = logging.getLogger(__name__)
 
 LLAMA_MAX_SEQ = 256  # llama.cpp's compile-time cap on sequences per context
+LOCK_POLL_S = 0.05  # how often a call waiting for the model looks at its cancel token
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,29 @@ class _Context:
             llama_cpp.llama_batch_free(self.batch)
             llama_cpp.llama_free(self.ctx)
             self.ctx = None
+
+
+@contextmanager
+def _holding(lock: threading.Lock, cancel: CancelToken | None) -> Iterator[None]:
+    """Hold ``lock``; while waiting for it, stop as soon as ``cancel`` is set.
+
+    A call queued behind another (up to a background job's whole budget) must not have to wait for
+    the model only to be told it was cancelled.
+
+    Raises:
+        GenerationCancelled: ``cancel`` was set before the lock was free.
+    """
+    if cancel is None:
+        lock.acquire()
+    else:
+        while not lock.acquire(timeout=LOCK_POLL_S):
+            cancel.raise_if_cancelled()
+    try:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        yield
+    finally:
+        lock.release()
 
 
 def _sequence_room(model: NativeModel, context: _Context) -> int:
@@ -273,7 +298,7 @@ class LlamaCppBackend(Backend):
             BackendError: llama.cpp failed.
             GenerationCancelled: ``cancel`` was set.
         """
-        with self._lock:
+        with _holding(self._lock, cancel):
             model, context = self._ensure_loaded()
             return _Generation(self, model, context, request, progress, cancel).run()
 

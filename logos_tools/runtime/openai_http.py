@@ -53,6 +53,7 @@ class OpenAIOptions:
     max_parallel: int = 8
     max_retries: int = 4
     backoff_s: float = 0.5
+    max_retry_wait_s: float = 30.0  # a longer Retry-After (or backoff) gives up instead of waiting
 
 
 class OpenAICompatibleBackend(Backend):
@@ -85,56 +86,126 @@ class OpenAICompatibleBackend(Backend):
         self._client.close()
 
     # -- transport -------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return f"{self.options.base_url.rstrip('/')}/{path}"
+
+    def _unreachable(self, exc: Exception, attempts: int) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"Cannot reach the LOGOS server at {self.options.base_url} ({exc or type(exc).__name__}; "
+            f"{attempts} attempts). Start it (e.g. `python -m llama_cpp.server --model FILE.gguf`) or fix "
+            "LOGOS_OPENAI_BASE_URL."
+        )
+
+    def _http_error(self, response: httpx.Response, path: str, attempts: int) -> BackendError:
+        status = response.status_code
+        url = self._url(path)
+        body = response.text[:300]
+        if status in _RETRY_STATUS:
+            wait = _retry_after(response)
+            why = (
+                f"because it asks to wait {wait:g} s (Retry-After), longer than the {self.options.max_retry_wait_s:g} s "
+                "this client waits or than the time left"
+                if attempts <= self.options.max_retries
+                else f"after {attempts} attempts with exponential backoff from {self.options.backoff_s:g} s"
+            )
+            return BackendUnavailableError(
+                f"{url} answered HTTP {status} (busy or unavailable); giving up {why}. Its answer: {body}. Retry later, "
+                "ask for fewer samples at once, or give the server more capacity."
+            )
+        if status in (401, 403):
+            return BackendUnavailableError(
+                f"{url} refused the request with HTTP {status}: {body}. Set LOGOS_OPENAI_API_KEY to a key "
+                "this server accepts."
+            )
+        if status == 404:
+            return BackendUnavailableError(
+                f"{url} answered HTTP 404: {body}. The server has no OpenAI-compatible {path} endpoint "
+                "there: LOGOS_OPENAI_BASE_URL must be the API root, usually ending in /v1 "
+                "(e.g. http://127.0.0.1:8000/v1)."
+            )
+        if status >= 500:
+            return BackendError(f"{url} failed with HTTP {status}: {body}. See the server's log.")
+        return BackendError(
+            f"{url} answered HTTP {status}: {body}. The server refused the request parameters; see its log."
+        )
+
     def _request(self, method: str, path: str, payload: dict[str, Any] | None, timeout: float | None) -> Any:
+        """One JSON exchange, retried with exponential backoff on connection errors and 429/502/503/504.
+
+        Raises:
+            BackendUnavailableError: unreachable, still busy after every retry, 401/403 or 404.
+            BackendError: a timeout, another HTTP error, or an answer that is not a JSON object.
+        """
+        deadline = time.monotonic() + timeout if timeout is not None else None
         attempt = 0
         while True:
+            attempt += 1
+            remaining = deadline - time.monotonic() if deadline is not None else None
             try:
                 response = self._client.request(
                     method,
                     path,
                     json=payload,
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                    timeout=remaining if remaining is not None else httpx.USE_CLIENT_DEFAULT,
                 )
-            except httpx.TimeoutException as exc:
-                raise BackendError(
-                    f"{self.options.base_url} did not answer {path} within {timeout or self.options.timeout_s:.0f} s. "
-                    "Ask for fewer samples or tokens, or raise the timeout."
-                ) from exc
-            except httpx.TransportError as exc:
-                if attempt < self.options.max_retries:
-                    attempt += 1
-                    time.sleep(self.options.backoff_s * 2 ** (attempt - 1))
-                    continue
-                raise BackendUnavailableError(
-                    f"Cannot reach the LOGOS server at {self.options.base_url} ({exc}). Start it (e.g. "
-                    "`python -m llama_cpp.server --model FILE.gguf`) or fix LOGOS_OPENAI_BASE_URL."
-                ) from exc
-            if response.status_code in _RETRY_STATUS and attempt < self.options.max_retries:
-                attempt += 1
-                retry_after = response.headers.get("retry-after", "")
-                delay = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 0.0
-                time.sleep(max(delay, self.options.backoff_s * 2 ** (attempt - 1)))
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                read_timeout = isinstance(exc, httpx.TimeoutException) and not isinstance(
+                    exc, httpx.ConnectTimeout
+                )
+                if read_timeout:
+                    limit = timeout if timeout is not None else self.options.timeout_s
+                    raise BackendError(
+                        f"{self._url(path)} did not answer within {limit:.1f} s. Ask for fewer samples or "
+                        "tokens, or raise the timeout."
+                    ) from exc
+                if attempt > self.options.max_retries or not self._wait(attempt, 0.0, deadline):
+                    raise self._unreachable(exc, attempt) from exc
+                continue
+            retryable = response.status_code in _RETRY_STATUS and attempt <= self.options.max_retries
+            if retryable and self._wait(attempt, _retry_after(response), deadline):
                 continue
             if response.status_code >= 400:
-                raise BackendError(
-                    f"{self.options.base_url}{path} answered HTTP {response.status_code}: "
-                    f"{response.text[:300]}. Check the request parameters and the server log."
-                )
+                raise self._http_error(response, path, attempt)
             try:
-                return response.json()
+                body = response.json()
             except ValueError as exc:
                 raise BackendError(
-                    f"{self.options.base_url}{path} did not answer JSON: {response.text[:200]!r}."
+                    f"{self._url(path)} did not answer JSON: {response.text[:200]!r}. LOGOS_OPENAI_BASE_URL "
+                    "must point at an OpenAI-compatible API (usually ending in /v1)."
                 ) from exc
+            if not isinstance(body, dict):
+                raise BackendError(
+                    f"{self._url(path)} answered {str(body)[:200]}, not a JSON object, so it is not an "
+                    "OpenAI-compatible API. Point LOGOS_OPENAI_BASE_URL at one (usually ending in /v1)."
+                )
+            return body
+
+    def _wait(self, attempt: int, retry_after: float, deadline: float | None) -> bool:
+        """Sleep before retry ``attempt + 1``; False when the wait would pass the cap or the deadline."""
+        delay = max(retry_after, self.options.backoff_s * 2 ** (attempt - 1))
+        if delay > self.options.max_retry_wait_s:
+            return False
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return False
+        logger.info("retrying %s in %.2f s (attempt %d)", self.options.base_url, delay, attempt + 1)
+        time.sleep(delay)
+        return True
 
     def check(self) -> list[str]:
         """The model ids the server serves; fails when the expected one is not among them.
 
         Raises:
-            BackendUnavailableError: the server cannot be reached or serves another model.
+            BackendUnavailableError: the server cannot be reached, has no /models endpoint at the
+                base URL, or serves another model.
+            BackendError: the server failed or answered something that is not the OpenAI API.
         """
         body = self._request("GET", "models", None, None)
-        served = [str(item.get("id")) for item in body.get("data", []) if isinstance(item, dict)]
+        data = body.get("data")
+        served = (
+            [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
+            if isinstance(data, list)
+            else []
+        )
         if self.options.model and self.options.model not in served:
             raise BackendUnavailableError(
                 f"The server at {self.options.base_url} serves {served or 'no models'}, not "
@@ -188,10 +259,13 @@ class OpenAICompatibleBackend(Backend):
                     text="", token_ids=[], finish_reason="deadline", logprobs=[] if request.logprobs else None
                 )
         body = self._request("POST", "completions", self._payload(request, index), timeout)
-        try:
-            choice = body["choices"][0]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise BackendError(f"The server's completion has no choices: {str(body)[:200]}.") from exc
+        choices = body.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict):
+            raise BackendError(
+                f"{self._url('completions')} answered without a completion choice: {str(body)[:200]}. "
+                "Use an OpenAI-compatible completions server (vLLM, SGLang, llama-server, llama_cpp.server)."
+            )
         return _sample_from_choice(choice, request)
 
     def generate(
@@ -276,6 +350,16 @@ class OpenAICompatibleBackend(Backend):
         return ScoreResult(
             token_ids=list(range(count + 1)), token_logprobs=logprobs, answer_start=starts_answer + 1
         )
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds the server asks to wait (``Retry-After`` in seconds; dates and junk count as 0)."""
+    raw = response.headers.get("retry-after", "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return 0.0
+    return value if value >= 0 else 0.0
 
 
 def _sample_from_choice(choice: dict[str, Any], request: GenerationRequest) -> Sample:

@@ -225,9 +225,9 @@ def draw(
     offset = len(drawn.samples)
 
     def on_step(step: Progress) -> None:
-        ctx.report(
-            f"{label}: {offset + step.finished}/{offset + step.total} samples", offset + step.finished, None
-        )
+        # The total grows when a task over-samples in rounds; within a round it is exact.
+        done, total = offset + step.finished, offset + step.total
+        ctx.report(f"{label}: {done}/{total} samples", done, total)
 
     request = GenerationRequest(
         prompt=prompt,

@@ -124,7 +124,8 @@ class JobManager:
             job = self._jobs.get(job_id)
         if job is None:
             raise ResultNotFoundError(
-                f"No job {job_id!r} in this server process (jobs live until the server restarts). "
+                f"No job {job_id!r} in this process (a job lives only in the process that started it: the MCP "
+                "server or Python program). "
                 "Stored results stay readable by result id."
             )
         return job

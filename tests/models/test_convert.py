@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from logos_tools.errors import ConversionError
+from logos_tools.errors import ConversionError, InputError
 from logos_tools.grammar.profile import Profile
 from logos_tools.models.convert import convert_checkpoint
 from logos_tools.models.gguf_file import inspect_gguf
@@ -312,3 +312,109 @@ def test_old_style_rope_theta_and_rope_scaling_give_the_same_gguf(
     new = convert_checkpoint(tiny_llama_dir, tmp_path / "new.gguf", out_type="f32", name="same")
     assert old.rope_type == "llama3"
     assert Path(old.output).read_bytes() == Path(new.output).read_bytes()
+
+
+def _edit_config(hf_dir: Path, **changes: object) -> None:
+    config_path = hf_dir / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.update(changes)
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"hidden_size": 128}, r"tensor '.*' has shape \[\d+, 64\] but config\.json \(hidden_size=128"),
+        ({"num_key_value_heads": 4}, r"k_proj\.weight' has shape \[32, 64\] but .*implies \[64, 64\]"),
+        ({"num_attention_heads": 8}, r"o_proj\.weight' has shape \[64, 64\] but .*implies \[64, 128\]"),
+        ({"intermediate_size": 256}, r"mlp\..*_proj\.weight' has shape .*intermediate_size=256"),
+        ({"vocab_size": 1000}, r"vocab_size=1000 but model\.embed_tokens\.weight has \d+ rows"),
+        ({"num_attention_heads": 0}, r"num_attention_heads=0; it must be a positive integer"),
+    ],
+)
+def test_a_config_that_disagrees_with_the_weights_is_refused_before_writing(
+    tiny_llama_dir: Path, tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    hf_dir = _copy(tiny_llama_dir, tmp_path / "mismatch")
+    _edit_config(hf_dir, **changes)
+    out = tmp_path / "out" / "x.gguf"
+    with pytest.raises(ConversionError, match=message) as caught:
+        convert_checkpoint(hf_dir, out)
+    assert "config.json" in str(caught.value)
+    assert "ownload" in str(caught.value)  # the fix
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_a_missing_shard_is_named_with_the_fix(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    hf_dir = _copy(tiny_llama_dir, tmp_path / "sharded")
+    tensors = load_file(str(hf_dir / "model.safetensors"))
+    (hf_dir / "model.safetensors").unlink()
+    names = sorted(tensors)
+    weight_map = {}
+    for shard, shard_names in (
+        ("model-00001-of-00002.safetensors", names[::2]),
+        ("model-00002-of-00002.safetensors", names[1::2]),
+    ):
+        save_file({n: tensors[n] for n in shard_names}, str(hf_dir / shard))
+        weight_map.update(dict.fromkeys(shard_names, shard))
+    (hf_dir / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": weight_map}), encoding="utf-8"
+    )
+    (hf_dir / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(
+        ConversionError, match=r"lacks the weight file model-00002-of-00002\.safetensors.*download"
+    ):
+        convert_checkpoint(hf_dir, tmp_path / "x.gguf")
+    assert not (tmp_path / "x.gguf").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("no-config", r"has no config\.json, so it is not a Hugging Face checkpoint folder"),
+        ("no-weights", r"holds no \*\.safetensors weights\. Download the whole checkpoint folder"),
+        ("no-tokenizer", r"has no tokenizer\.json\..*download the full checkpoint folder"),
+        ("empty-tokenizer", r"tokenizer\.json is an empty JSON object, not a tokenizer\. Download"),
+        ("wordpiece", r"tokenizer\.json is a 'WordPiece' model, not byte-level BPE.*download it again"),
+        ("bert", r"config\.json describes a \['BertModel'\] model.*Pass the folder of a LOGOS checkpoint"),
+    ],
+)
+def test_broken_checkpoint_folders_name_the_file_the_rule_and_the_fix(
+    tiny_llama_dir: Path, tmp_path: Path, damage: str, message: str
+) -> None:
+    hf_dir = _copy(tiny_llama_dir, tmp_path / damage)
+    if damage == "no-config":
+        (hf_dir / "config.json").unlink()
+    elif damage == "no-weights":
+        (hf_dir / "model.safetensors").unlink()
+    elif damage == "no-tokenizer":
+        (hf_dir / "tokenizer.json").unlink()
+    elif damage == "empty-tokenizer":
+        (hf_dir / "tokenizer.json").write_text("{}", encoding="utf-8")
+    elif damage == "wordpiece":
+        data = json.loads((hf_dir / "tokenizer.json").read_text(encoding="utf-8"))
+        data["model"]["type"] = "WordPiece"
+        (hf_dir / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+    else:
+        _edit_config(hf_dir, architectures=["BertModel"], model_type="bert")
+    with pytest.raises(ConversionError, match=message):
+        convert_checkpoint(hf_dir, tmp_path / "x.gguf")
+    assert not (tmp_path / "x.gguf").exists()
+
+
+def test_an_output_path_that_is_a_folder_or_under_a_file_is_refused(
+    tiny_llama_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with pytest.raises(InputError, match=r"models is a folder\. Pass a file path in it, e.g\. .*model\.gguf"):
+        convert_checkpoint(tiny_llama_dir, folder)
+    blocker = tmp_path / "file.gguf"
+    blocker.write_bytes(b"x")
+    with pytest.raises(InputError, match=r"Cannot create the folder .*file\.gguf for output"):
+        convert_checkpoint(tiny_llama_dir, blocker / "x.gguf")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.gguf", "models"]
+    assert list(folder.iterdir()) == []

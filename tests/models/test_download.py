@@ -34,6 +34,7 @@ def test_pull_fails_clearly_when_offline(isolated_home: Path) -> None:
         "Cannot download LOGOS-Hub/LOGOS-pretrain-1B: offline mode is on (HF_HUB_OFFLINE=1)" in result.stderr
     )
     assert "logos model convert" in result.stderr
+    assert not (isolated_home / "models").exists()  # nothing written, not even an empty folder
 
 
 @pytest.mark.parametrize("repo_id", ["LOGOS-8B", "a/b/c", "/name"])

@@ -156,3 +156,17 @@ def test_flipped_header_bytes_never_escape_as_anything_but_model_file_error(
     else:
         message = "flipped.gguf parsed"
     assert "flipped.gguf" in message
+
+
+def test_a_damaged_length_field_is_reported_as_corrupt_not_as_truncated(
+    tiny_llama_f16: Path, tmp_path: Path
+) -> None:
+    data = bytearray(tiny_llama_f16.read_bytes())
+    data[24:32] = (2**63).to_bytes(8, "little")  # the length of the first metadata key
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(
+        ModelFileError,
+        match=r"header is corrupt \(a string at byte 32 claims \d+ bytes, more than the whole file\)",
+    ):
+        inspect_gguf(damaged)

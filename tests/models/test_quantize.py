@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,24 @@ def test_bad_input_leaves_no_output(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError):
         quantize_gguf(bad, tmp_path / "out.gguf", "Q8_0")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.gguf"]
+
+
+def test_a_hard_link_to_the_input_is_refused_as_the_input(tiny_llama_f16: Path, tmp_path: Path) -> None:
+    link = tmp_path / "same.gguf"
+    os.link(tiny_llama_f16, link)
+    with pytest.raises(InputError, match="is the input file"):
+        quantize_gguf(tiny_llama_f16, link, "Q8_0")
+
+
+def test_an_output_folder_is_refused_with_a_file_path_hint(tiny_llama_f16: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"is a folder\. Pass a file path in it"):
+        quantize_gguf(tiny_llama_f16, tmp_path, "Q8_0")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_requantizing_a_quantized_file_works_and_warns(
+    tiny_llama_q8: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    report = quantize_gguf(tiny_llama_q8, tmp_path / "q4.gguf", "Q4_0", nthread=2)
+    assert (report.source_type, report.type) == ("Q8_0", "Q4_0")
+    assert "already quantized (Q8_0)" in caplog.text

@@ -282,5 +282,35 @@ def test_missing_demo_file_says_how_to_build_it(isolated_home: Path, tmp_path: P
 def test_a_damaged_registry_file_is_reported_with_the_fix(registry: ModelRegistry) -> None:
     registry.path.parent.mkdir(parents=True, exist_ok=True)
     registry.path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ModelError, match=r"models\.json is unreadable.*delete the file"):
+    with pytest.raises(
+        ModelError, match=r"models\.json is damaged: it is not valid UTF-8 JSON.*move it aside"
+    ):
+        registry.entries()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[1, 2]", "the top level is a JSON list"),
+        ('{"version": 1, "models": []}', '"models" is a JSON list'),
+        ('{"version": 1, "models": {"m": 5}}', "the entry 'm' is invalid"),
+        (
+            '{"version": 1, "models": {"m": {"path": 3}}}',
+            r"the entry 'm' is invalid \(name: Field required; path",
+        ),
+    ],
+)
+def test_a_hand_edited_registry_names_the_file_the_problem_and_the_repair(
+    registry: ModelRegistry, text: str, problem: str
+) -> None:
+    registry.path.parent.mkdir(parents=True, exist_ok=True)
+    registry.path.write_text(text, encoding="utf-8")
+    with pytest.raises(ModelError, match=rf"{registry.path}.*{problem}.*logos model add PATH --name NAME"):
+        registry.list_models()
+
+
+def test_a_registry_of_a_newer_version_is_not_misread(registry: ModelRegistry) -> None:
+    registry.path.parent.mkdir(parents=True, exist_ok=True)
+    registry.path.write_text('{"version": 2, "models": {}}', encoding="utf-8")
+    with pytest.raises(ModelError, match="version 2; this logos-tools reads version 1"):
         registry.entries()

@@ -95,3 +95,40 @@ def test_missing_torch_gives_an_install_hint(tiny_llama_f32: Path, tiny_llama_di
     )
     assert "needs the Python package 'torch'" in result.stdout
     assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in result.stdout
+
+
+def test_a_gguf_checked_against_another_checkpoint_fails_with_numbers_instead_of_crashing(
+    tiny_qwen3_f32: Path, tiny_llama_dir: Path
+) -> None:
+    report = verify_gguf(tiny_qwen3_f32, tiny_llama_dir)
+    assert not report.passed
+    assert report.hf_dir == str(tiny_llama_dir)
+    assert report.check("tokenizer_parity").passed is False
+    assert report.check("tokenizer_parity").numbers["mismatches"] > 0
+    logits = report.check("logits_parity")
+    assert logits.passed is False
+    assert logits.numbers["gguf_vocab"] != logits.numbers["hf_vocab"]
+    assert "was not converted from this checkpoint" in logits.detail
+
+
+def _with_uint32(src: Path, dst: Path, key: str, value: int) -> Path:
+    data = bytearray(src.read_bytes())
+    key_bytes = key.encode("utf-8")
+    at = data.index(len(key_bytes).to_bytes(8, "little") + key_bytes) + 8 + len(key_bytes)
+    assert int.from_bytes(data[at : at + 4], "little") == 4, f"{key} is not a uint32"
+    data[at + 4 : at + 8] = value.to_bytes(4, "little")
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_a_gguf_whose_weights_do_not_load_fails_the_loads_check_instead_of_raising(
+    tiny_llama_f16: Path, tmp_path: Path
+) -> None:
+    # 4 KV heads in the metadata but tensors shaped for 2: the vocabulary loads, the weights do not.
+    broken = _with_uint32(tiny_llama_f16, tmp_path / "broken.gguf", "llama.attention.head_count_kv", 4)
+    report = verify_gguf(broken)
+    assert not report.passed
+    loads = report.check("loads")
+    assert loads.passed is False
+    assert "the weights do not load" in loads.detail
+    assert "attn_k.weight" in loads.detail

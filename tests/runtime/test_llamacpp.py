@@ -118,6 +118,29 @@ def test_progress_is_reported_and_cancel_stops_between_steps(demo_backend: Llama
     assert demo_backend.generate(MOLECULE).samples  # the backend still works afterwards
 
 
+def test_a_call_waiting_for_the_model_stops_when_cancelled_without_waiting_its_turn(
+    demo_backend: LlamaCppBackend,
+) -> None:
+    cancel = CancelToken()
+    outcome: list[BaseException] = []
+
+    def queued_call() -> None:
+        try:
+            demo_backend.generate(MOLECULE, cancel=cancel)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with demo_backend._lock:  # another call holds the model for as long as this block lasts
+        waiter = threading.Thread(target=queued_call)
+        waiter.start()
+        cancel.cancel()
+        waiter.join(timeout=30)
+        assert not waiter.is_alive()  # it gave up while the model was still busy
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], GenerationCancelled)
+    assert demo_backend.generate(MOLECULE).samples  # the lock was released and the backend works
+
+
 def test_a_passed_deadline_ends_samples_with_reason_deadline(demo_backend: LlamaCppBackend) -> None:
     request = GenerationRequest(
         prompt="<MoleculeS>", n=4, stop=("<MoleculeE>",), deadline=time.monotonic() - 1

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from logos_tools.errors import BackendUnavailableError
+from logos_tools.errors import BackendError, BackendUnavailableError
 from logos_tools.runtime.base import GenerationRequest, SamplingParams
 from logos_tools.runtime.llamacpp import LlamaCppBackend
 from logos_tools.runtime.openai_http import OpenAICompatibleBackend, OpenAIOptions
@@ -153,3 +159,184 @@ def test_busy_answers_are_retried_with_backoff() -> None:
     result = remote.generate(GenerationRequest(prompt="<MoleculeS>", stop=("<MoleculeE>",), logprobs=False))
     assert [s.text for s in result.samples] == ["CCO<MoleculeE>"]
     assert [c for c in calls if c.endswith("/completions")] == ["/v1/completions"] * 3
+
+
+# -- error handling against a tiny local HTTP server ------------------------------------------
+
+Reply = tuple[int, object, dict[str, str]]
+
+
+class _Server:
+    """A local OpenAI-shaped server whose answers each test scripts; records every request."""
+
+    def __init__(self, reply: Callable[[str, dict[str, object]], Reply]) -> None:
+        self.reply = reply
+        self.requests: list[tuple[str, float, dict[str, object]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def _answer(self, payload: dict[str, object]) -> None:
+                outer.requests.append((self.path, time.monotonic(), payload))
+                status, body, headers = outer.reply(self.path, payload)
+                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(data)))
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+            def do_GET(self) -> None:
+                self._answer({})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                self._answer(json.loads(self.rfile.read(length) or b"{}"))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+
+    def completions(self) -> list[tuple[str, float, dict[str, object]]]:
+        return [r for r in self.requests if r[0].endswith("/completions")]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+MODELS: Reply = (200, {"data": [{"id": "logos-remote"}]}, {})
+DONE: Reply = (200, {"choices": [{"text": "CCO<MoleculeE>", "finish_reason": "stop"}]}, {})
+
+
+@contextlib.contextmanager
+def _serving(
+    reply: Callable[[str, dict[str, object]], Reply], **options: Any
+) -> Iterator[tuple[_Server, OpenAICompatibleBackend]]:
+    server = _Server(reply)
+    backend = OpenAICompatibleBackend(OpenAIOptions(base_url=server.url, **options))
+    try:
+        yield server, backend
+    finally:
+        backend.close()
+        server.close()
+
+
+def _completions_answer(answer: Reply) -> Callable[[str, dict[str, object]], Reply]:
+    return lambda path, _payload: MODELS if path.endswith("/models") else answer
+
+
+MOLECULE = GenerationRequest(prompt="<MoleculeS>", stop=("<MoleculeE>",), max_new_tokens=16)
+
+
+def test_a_server_error_is_reported_with_its_status_and_body_without_retrying() -> None:
+    with (
+        _serving(_completions_answer((500, {"error": "boom"}, {})), backoff_s=0.001) as (server, backend),
+        pytest.raises(BackendError, match=r"/v1/completions failed with HTTP 500: .*boom.*server's log"),
+    ):
+        backend.generate(MOLECULE)
+    assert len(server.completions()) == 1
+
+
+def test_a_base_url_without_the_api_root_gets_a_404_hint_about_v1() -> None:
+    with (
+        _serving(lambda _path, _payload: (404, {"detail": "Not Found"}, {})) as (_server, backend),
+        pytest.raises(BackendUnavailableError, match=r"/v1/models answered HTTP 404.*ending in /v1"),
+    ):
+        backend.check()
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ((200, "<html>hello</html>", {}), "did not answer JSON: '<html>hello</html>'"),
+        ((200, [1, 2], {}), "answered \\[1, 2\\], not a JSON object"),
+        ((200, {"choices": ["CCO"]}, {}), "without a completion choice"),
+        ((200, {"id": "x"}, {}), "without a completion choice"),
+    ],
+)
+def test_answers_that_are_not_the_openai_api_are_clear_errors(answer: Reply, message: str) -> None:
+    with (
+        _serving(_completions_answer(answer)) as (_server, backend),
+        pytest.raises(BackendError, match=message),
+    ):
+        backend.generate(MOLECULE)
+
+
+def test_a_server_serving_another_model_name_is_refused_naming_both() -> None:
+    with (
+        _serving(_completions_answer(DONE), model="LOGOS-8B") as (server, backend),
+        pytest.raises(BackendUnavailableError, match=r"serves \['logos-remote'\], not 'LOGOS-8B'"),
+    ):
+        backend.generate(MOLECULE)
+    assert server.completions() == []
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_timeout_error() -> None:
+    release = threading.Event()
+
+    def reply(path: str, _payload: dict[str, object]) -> Reply:
+        if path.endswith("/models"):
+            return MODELS
+        release.wait(10)
+        return DONE
+
+    with _serving(reply, timeout_s=0.3, backoff_s=0.001) as (server, backend):
+        try:
+            with pytest.raises(BackendError, match=r"did not answer within 0\.3 s"):
+                backend.generate(MOLECULE)
+        finally:
+            release.set()
+        assert len(server.completions()) == 1  # a timeout is not retried: the server is working on it
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_busy_answers_are_retried_with_exponential_backoff_then_given_up_with_the_count(status: int) -> None:
+    busy: Reply = (status, {"error": "busy"}, {})
+    with (
+        _serving(_completions_answer(busy), max_retries=3, backoff_s=0.02) as (server, backend),
+        pytest.raises(BackendUnavailableError, match=rf"HTTP {status} .*giving up after 4 attempts"),
+    ):
+        backend.generate(MOLECULE)
+    times = [t for _path, t, _payload in server.completions()]
+    assert len(times) == 4
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= 0.02 * 2**i * 0.9 for i, gap in enumerate(gaps)), gaps
+
+
+def test_a_retry_after_longer_than_the_cap_gives_up_at_once_instead_of_hanging() -> None:
+    busy: Reply = (429, {"error": "slow down"}, {"Retry-After": "3600"})
+    with _serving(_completions_answer(busy), max_retries=3, max_retry_wait_s=1.0) as (server, backend):
+        with pytest.raises(
+            BackendUnavailableError, match=r"asks to wait 3600 s \(Retry-After\), longer than the 1 s"
+        ):
+            backend.generate(MOLECULE)
+        assert len(server.completions()) == 1
+
+
+def test_n_samples_are_sent_as_parallel_requests_with_consecutive_seeds() -> None:
+    # Every request waits at the barrier until all four have arrived: sequential requests would break it.
+    barrier = threading.Barrier(4, timeout=10)
+
+    def reply(path: str, payload: dict[str, object]) -> Reply:
+        if path.endswith("/models"):
+            return MODELS
+        barrier.wait()
+        return (200, {"choices": [{"text": f"C{payload['seed']}<MoleculeE>", "finish_reason": "stop"}]}, {})
+
+    request = GenerationRequest(
+        prompt="<MoleculeS>", n=4, stop=("<MoleculeE>",), max_new_tokens=16, sampling=SamplingParams(seed=7)
+    )
+    with _serving(reply) as (server, backend):
+        result = backend.generate(request)
+    assert [s.text for s in result.samples] == [f"C{seed}<MoleculeE>" for seed in (7, 8, 9, 10)]
+    assert sorted(payload["seed"] for _p, _t, payload in server.completions()) == [7, 8, 9, 10]  # type: ignore[type-var]
+    assert not barrier.broken
