@@ -40,7 +40,7 @@ TimeBudget = Annotated[
     Field(
         ge=1,
         le=3600,
-        description="Return what is ready after this many seconds, flagged partial (default 45).",
+        description="Return what is ready after this many seconds, flagged partial (default: LOGOS_TIME_BUDGET_S, 45 unless set).",
     ),
 ]
 StructurePath = Annotated[
