@@ -78,6 +78,10 @@ class LogosToolkit(BaseToolkit):
             ]
         return list(self._tools)
 
+    def close(self) -> None:
+        """Cancel the background jobs of calls cut by their time budget (``Toolkit.close``)."""
+        self.toolkit.close()
+
     def get_tool(self, name: str) -> LogosTool:
         """The tool called ``name``.
 

@@ -152,6 +152,20 @@ class JobManager:
         job.cancel.cancel()
         return job.status()
 
+    def cancel_all(self, timeout_s: float) -> list[JobStatus]:
+        """Cancel every job still running and wait up to ``timeout_s`` in all for them to stop.
+
+        Returns the statuses of the jobs that were running.
+        """
+        with self._lock:
+            running = [job for job in self._jobs.values() if not job.finished.is_set()]
+        for job in running:
+            job.cancel.cancel()
+        deadline = time.monotonic() + timeout_s
+        for job in running:
+            job.finished.wait(max(0.0, deadline - time.monotonic()))
+        return [job.status() for job in running]
+
     def wait(self, job_id: str, timeout_s: float) -> JobStatus:
         """Block until the job leaves ``running`` or ``timeout_s`` passes (for tests and the CLI)."""
         job = self._get(job_id)

@@ -73,8 +73,15 @@ class ModelList(BaseModel):
 JOB_TIME_BUDGET_S = 600.0  # a background job holds the model at most this long, then stores what it has
 
 
+JOB_STOP_WAIT_S = 10.0  # how long close() waits for cancelled background jobs to stop
+
+
 class Toolkit:
-    """LOGOS tools over one model. Thread-safe: calls queue on the model."""
+    """LOGOS tools over one model. Thread-safe: calls queue on the model.
+
+    Use it as a context manager (or call ``close()``) so background jobs of calls cut by their time
+    budget stop with it.
+    """
 
     def __init__(
         self,
@@ -90,6 +97,20 @@ class Toolkit:
         self.profile = profile or load_profile(self.settings.profile)
         self.store = store or ResultStore(self.settings.store_path)
         self.jobs = JobManager()
+
+    def close(self, timeout_s: float = JOB_STOP_WAIT_S) -> None:
+        """Cancel this toolkit's background jobs and wait up to ``timeout_s`` for them to stop.
+
+        The loaded model is shared by every toolkit of the process on the same file, so it stays
+        loaded; ``logos_tools.runtime.factory.close_all()`` releases it.
+        """
+        self.jobs.cancel_all(timeout_s)
+
+    def __enter__(self) -> Toolkit:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     # -- plumbing --------------------------------------------------------------------------
     @property

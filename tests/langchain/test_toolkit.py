@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from logos_tools.errors import InputError
 from logos_tools.langchain import LogosTool, LogosToolkit
+from logos_tools.runtime.base import CancelToken
 from logos_tools.settings import Settings
 from logos_tools.toolkit import Toolkit
 
@@ -78,3 +80,22 @@ def test_every_tool_converts_to_the_function_schema_chat_models_receive(shared_t
         assert list(function["parameters"].get("properties", {})) == list(
             inspect.signature(method).parameters
         )
+
+
+def test_closing_the_langchain_toolkit_cancels_the_background_jobs_of_its_toolkit(tmp_path: Path) -> None:
+    toolkit = Toolkit(Settings(home=tmp_path))
+    lc = LogosToolkit(toolkit=toolkit)
+    started = threading.Event()
+
+    def work(_progress: object, cancel: CancelToken) -> tuple[str | None, dict[str, object]]:
+        started.set()
+        tick = threading.Event()  # never set: its timed wait paces the loop like decode steps
+        while not cancel.cancelled:
+            tick.wait(0.01)
+        cancel.raise_if_cancelled()
+        return None, {}
+
+    job_id = toolkit.jobs.start("retrosynthesis", work)
+    assert started.wait(30)
+    lc.close()
+    assert toolkit.get_job(job_id).status == "cancelled"

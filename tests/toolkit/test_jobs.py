@@ -80,3 +80,36 @@ def test_cancelling_a_finished_job_keeps_its_status() -> None:
     job_id = jobs.start("retrosynthesis", _held_until_released(started, release))
     assert jobs.wait(job_id, WAIT_S).status == "complete"
     assert jobs.cancel(job_id).status == "complete"
+
+
+def _stops_when_cancelled(
+    started: threading.Event,
+) -> Callable[[Any, CancelToken], tuple[str | None, dict[str, Any]]]:
+    """Work that runs until it is cancelled, checking its token as decode steps do."""
+
+    def work(_progress: Any, cancel: CancelToken) -> tuple[str | None, dict[str, Any]]:
+        started.set()
+        tick = threading.Event()  # never set: its timed wait paces the loop like decode steps
+        while not cancel.cancelled:
+            tick.wait(0.01)
+        cancel.raise_if_cancelled()
+        return "r-never", {}
+
+    return work
+
+
+def test_closing_a_toolkit_cancels_its_running_jobs_and_waits_for_them(isolated_home: Path) -> None:
+    started = threading.Event()
+    with Toolkit(Settings(home=isolated_home), backend=ScriptedBackend([""])) as toolkit:
+        job_id = toolkit.jobs.start("generate_molecules", _stops_when_cancelled(started))
+        assert started.wait(WAIT_S)
+        assert toolkit.get_job(job_id).status == "running"
+    assert toolkit.get_job(job_id).status == "cancelled"  # stopped before the with-block returned
+
+
+def test_cancel_all_leaves_finished_jobs_as_they_were() -> None:
+    jobs = JobManager()
+    done = jobs.start("retrosynthesis", lambda _progress, _cancel: ("r-done", {}))
+    assert jobs.wait(done, WAIT_S).status == "complete"
+    assert jobs.cancel_all(WAIT_S) == []
+    assert jobs.status(done).status == "complete"
