@@ -24,6 +24,21 @@ logger = logging.getLogger(__name__)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+def check_port(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """The port as an int (a click callback: click's own refusal of 'abc' speaks of an "integer range").
+
+    Raises:
+        click.BadParameter: not a whole number from 0 to 65535.
+    """
+    try:
+        port = int(value.strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise click.BadParameter(f"{value!r} is not a port number: pass 0 to 65535 (0 = any free port).")
+    return port
+
+
 def configure_logging(level: str) -> None:
     """Log to stderr only, one plain line per record."""
     handler = logging.StreamHandler(sys.stderr)
@@ -43,13 +58,21 @@ def _preload(toolkit: Toolkit) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio for a local host that starts the server; http to serve streamable HTTP at /mcp.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP: address to bind.")
 @click.option(
     "--port",
-    default=8765,
+    default="8765",
     show_default=True,
-    type=click.IntRange(0, 65535),
+    type=str,
+    callback=check_port,
+    metavar="PORT",
     help="HTTP: port (0 = any free).",
 )
 @click.option(
@@ -71,7 +94,11 @@ def _preload(toolkit: Toolkit) -> None:
 )
 @click.option("--preload", is_flag=True, help="Load the model in the background right after start.")
 @click.option(
-    "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO", show_default=True
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Least severe log records shown (always on stderr).",
 )
 def serve(
     transport: str,
@@ -104,7 +131,9 @@ def serve(
         if preload:
             threading.Thread(target=_preload, args=(toolkit,), name="logos-preload", daemon=True).start()
         if transport == "stdio":
-            server.run("stdio")
+            from logos_tools.mcp_server.transport import serve_stdio
+
+            serve_stdio(server)
         else:
             from logos_tools.mcp_server.transport import serve_http
 
@@ -117,5 +146,17 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``logos-mcp`` console script."""
-    serve.main(args=list(argv) if argv is not None else None, prog_name="logos-mcp")
+    """Entry point of the ``logos-mcp`` console script.
+
+    A bad option is one line on stderr (``error: ...``, status 2) instead of click's usage block: a host
+    that starts the server shows only the last line of its stderr. Ctrl-C while starting exits quietly.
+    """
+    try:
+        serve.main(
+            args=list(argv) if argv is not None else None, prog_name="logos-mcp", standalone_mode=False
+        )
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()} See logos-mcp --help.", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        sys.exit(0)

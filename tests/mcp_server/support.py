@@ -224,3 +224,26 @@ def http_server(home: Path, *extra: str) -> Iterator[HttpServer]:
         reader.join(timeout=30)
         process.stdout.close()
         process.stderr.close()
+
+
+@contextmanager
+def serving_in_thread(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its /mcp URL.
+
+    The socket listens before the thread starts, so a client may connect at once (uvicorn accepts the
+    queued connection once its startup is done): nothing to wait for.
+    """
+    import uvicorn
+
+    from logos_tools.mcp_server.transport import MCP_PATH, listening_socket
+
+    sock = listening_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}{MCP_PATH}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

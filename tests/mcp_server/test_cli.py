@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import resource
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import anyio
+import click
 import pytest
 from mcp import Client, StdioServerParameters
 
 from logos_tools.store.results import ResultStore
 from logos_tools.toolkit import TOOL_NAMES
-from tests.mcp_server.support import LOGOS_MCP, call_every_tool, server_environment, text_of
+from tests.mcp_server.support import LOGOS_MCP, call_every_tool, http_server, server_environment, text_of
 
 pytestmark = pytest.mark.anyio
 HEAVY_AT_IMPORT = ("rdkit", "llama_cpp", "torch", "mcp", "pymatgen", "Bio")
@@ -201,3 +203,124 @@ def test_building_the_server_loads_neither_llama_cpp_nor_torch(tmp_path: Path) -
         env=server_environment(tmp_path),
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--port", "70000"],
+            "error: Invalid value for '--port': '70000' is not a port number: pass 0 to 65535",
+        ),
+        (["--port", "abc"], "error: Invalid value for '--port': 'abc' is not a port number: pass 0 to 65535"),
+        (
+            ["--transport", "sse"],
+            "error: Invalid value for '--transport': 'sse' is not one of 'stdio', 'http'.",
+        ),
+        (["--bogus"], "error: No such option '--bogus'."),
+    ],
+)
+def test_a_bad_option_is_refused_in_one_line_on_stderr(tmp_path: Path, args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [LOGOS_MCP, *args],
+        env=server_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(message)
+    assert done.stderr.rstrip().endswith("See logos-mcp --help.")
+
+
+def test_the_help_explains_every_option(tmp_path: Path) -> None:
+    from logos_tools.mcp_server.cli import serve
+
+    done = subprocess.run(
+        [LOGOS_MCP, "--help"],
+        env=server_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("Usage: logos-mcp [OPTIONS]")
+    undocumented = [
+        param.name for param in serve.params if isinstance(param, click.Option) and not param.help
+    ]
+    assert undocumented == []
+
+
+def _stopped(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:
+    process.send_signal(sig)
+    assert process.stderr is not None
+    log = process.stderr.read()
+    return process.wait(timeout=60), log
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_the_http_server_stops_cleanly_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    with http_server(tmp_path) as running:
+        async with Client(running.url) as client:
+            await client.list_tools()  # answered: the server is serving, its signal handlers are in place
+        running.process.send_signal(sig)
+        code = running.process.wait(timeout=60)
+    log = "".join(running.log)
+    assert code == 0, log
+    assert "Traceback" not in log
+    assert "Aborted" not in log
+    assert "MCP server stopped." in log
+    assert running.stdout == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("busy", [False, True])
+def test_the_stdio_server_stops_cleanly_on_a_signal_even_during_a_call(
+    tmp_path: Path, demo_path: Path, sig: signal.Signals, busy: bool
+) -> None:
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {
+            "name": "generate_molecules",
+            "arguments": {"num_molecules": 500, "max_samples": 5000, "time_budget_s": 600},
+            "_meta": {"progressToken": 7},
+        },
+    }
+    with subprocess.Popen(
+        [LOGOS_MCP, "--no-images"],
+        env=server_environment(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(json.dumps(initialize) + "\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1  # serving: the signal handler is in place
+        if busy:
+            process.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+            process.stdin.write(json.dumps(call) + "\n")
+            process.stdin.flush()
+            assert json.loads(process.stdout.readline())["method"] == "notifications/progress"
+        code, log = _stopped(process, sig)
+    assert code == 0, log
+    assert "Traceback" not in log
+    assert f"MCP server stopped ({sig.name})." in log
