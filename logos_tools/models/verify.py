@@ -292,6 +292,19 @@ def _check_logits(path: Path, hf_dir: Path, profile: Profile, quantization: str)
     )
 
 
+def _failed_early(
+    path: Path, quantization: str, hf_dir: Path | None, checks: list[CheckResult]
+) -> VerifyReport:
+    """The report of a file that cannot be checked further (it does not load)."""
+    return VerifyReport(
+        path=str(path),
+        quantization=quantization,
+        hf_dir=str(hf_dir) if hf_dir is not None else None,
+        passed=False,
+        checks=checks,
+    )
+
+
 def verify_gguf(
     path: Path,
     hf_dir: Path | None = None,
@@ -331,26 +344,14 @@ def verify_gguf(
             )
     except LogosError as exc:
         checks.append(CheckResult(name="loads", passed=False, detail=str(exc)))
-        return VerifyReport(
-            path=str(path),
-            quantization=info.quantization,
-            hf_dir=str(hf_dir) if hf_dir is not None else None,
-            passed=False,
-            checks=checks,
-        )
+        return _failed_early(path, info.quantization, hf_dir, checks)
     checks.append(_check_tags(path, grammar, info))
     try:
         checks.append(_check_decodes(path, grammar))
     except LogosError as exc:
         # The vocabulary loaded but the weights did not (wrong shapes, unknown tensor types...).
         checks[0] = CheckResult(name="loads", passed=False, detail=f"the weights do not load: {exc}")
-        return VerifyReport(
-            path=str(path),
-            quantization=info.quantization,
-            hf_dir=str(hf_dir) if hf_dir is not None else None,
-            passed=False,
-            checks=checks,
-        )
+        return _failed_early(path, info.quantization, hf_dir, checks)
     if hf_dir is None:
         skip = "skipped: pass the Hugging Face checkpoint folder (--hf) to compare with it"
         checks.append(CheckResult(name="tokenizer_parity", passed=None, detail=skip))

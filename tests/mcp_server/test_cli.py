@@ -27,6 +27,18 @@ def _stdio(home: Path, *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=LOGOS_MCP, args=list(args), env=server_environment(home))
 
 
+def _stdio_server(home: Path, *args: str, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """``logos-mcp`` over stdio as a subprocess with its own LOGOS_HOME; pipes in text mode."""
+    return subprocess.Popen(
+        [LOGOS_MCP, *args],
+        env=server_environment(home),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def test_logos_mcp_over_stdio_answers_tools_list_within_two_seconds_of_start(tmp_path: Path) -> None:
     # The server's CPU time is the measure: on a shared CI machine the wall clock also counts waiting
     # for a core. On an idle machine the two agree (start-up is single-threaded imports).
@@ -46,14 +58,7 @@ def test_logos_mcp_over_stdio_answers_tools_list_within_two_seconds_of_start(tmp
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    with subprocess.Popen(
-        [LOGOS_MCP],
-        env=server_environment(tmp_path),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as process:
+    with _stdio_server(tmp_path) as process:
         assert process.stdin is not None
         assert process.stdout is not None
         process.stdin.write("".join(json.dumps(message) + "\n" for message in handshake))
@@ -148,14 +153,7 @@ def test_stdout_carries_only_protocol_messages_even_while_the_model_loads(
             "params": {"name": "retrosynthesis", "arguments": {"product": "CCO", "num_samples": 2}},
         },
     ]
-    with subprocess.Popen(
-        [LOGOS_MCP, "--no-images"],
-        env=server_environment(tmp_path),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as process:
+    with _stdio_server(tmp_path, "--no-images") as process:
         assert process.stdin is not None
         assert process.stdout is not None
         process.stdin.write("".join(json.dumps(message) + "\n" for message in messages))
@@ -302,14 +300,7 @@ def test_the_stdio_server_stops_cleanly_on_a_signal_even_during_a_call(
             "_meta": {"progressToken": 7},
         },
     }
-    with subprocess.Popen(
-        [LOGOS_MCP, "--no-images"],
-        env=server_environment(tmp_path),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
+    with _stdio_server(tmp_path, "--no-images", stderr=subprocess.PIPE) as process:
         assert process.stdin is not None
         assert process.stdout is not None
         process.stdin.write(json.dumps(initialize) + "\n")
