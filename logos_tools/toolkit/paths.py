@@ -13,8 +13,9 @@ MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024
 def resolve_input_file(raw: str, roots: Sequence[Path], *, what: str = "structure file") -> Path:
     """The real path of ``raw`` if it is a readable file inside one of ``roots``.
 
-    Relative paths are taken from the first root. Symlinks are resolved before the check, so a link
-    cannot lead outside the roots.
+    A relative path is taken from the current folder when a file is there, else from the first root
+    that holds it, else from the first root (for the error message). Symlinks are resolved before the
+    check, so a link cannot lead outside the roots.
 
     Raises:
         PathNotAllowedError: the file lies outside every allowed root.
@@ -22,10 +23,7 @@ def resolve_input_file(raw: str, roots: Sequence[Path], *, what: str = "structur
     """
     if not raw or not raw.strip():
         raise InputError(f"The {what} path is empty. Pass the path of a PDB or mmCIF file.")
-    candidate = Path(raw).expanduser()
-    if not candidate.is_absolute() and roots:
-        candidate = roots[0] / candidate
-    resolved = candidate.resolve()
+    resolved = _locate(Path(raw).expanduser(), roots)
     if not any(resolved.is_relative_to(root) for root in roots):
         shown = ", ".join(str(r) for r in roots) or "none"
         raise PathNotAllowedError(
@@ -41,3 +39,15 @@ def resolve_input_file(raw: str, roots: Sequence[Path], *, what: str = "structur
             "Pass a smaller file (e.g. only the chains you need)."
         )
     return resolved
+
+
+def _locate(path: Path, roots: Sequence[Path]) -> Path:
+    """The resolved file ``path`` names; relative ones as ``resolve_input_file`` says."""
+    if path.is_absolute() or not roots:
+        return path.resolve()
+    # A shell user means the current folder; an agent, whose server runs anywhere, means a root.
+    # A file inside the roots wins; one outside them is returned only so the refusal can name it.
+    found = [(base / path).resolve() for base in (Path.cwd(), *roots)]
+    files = [candidate for candidate in found if candidate.is_file()]
+    allowed = [f for f in files if any(f.is_relative_to(root) for root in roots)]
+    return (allowed or files or [(roots[0] / path).resolve()])[0]
