@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from logos_tools.tasks.binding_site import BindingSite, BindingSiteResult
-from logos_tools.tasks.common import InvalidSample, TaskResult
+from logos_tools.tasks.common import InvalidSample, TaskResult, to_clause
 from logos_tools.tasks.completion import GrammarCompletionResult, GrammarSample
 from logos_tools.tasks.forward_reaction import ProductSet, ReactionPredictionResult
 from logos_tools.tasks.ligand_design import LigandDesignResult
@@ -148,7 +148,7 @@ def _footer(result: TaskResult) -> list[str]:
 def _invalid_summary(invalid: Sequence[InvalidSample]) -> list[str]:
     if not invalid:
         return []
-    reasons = Counter(_clip(sample.reason, 120) for sample in invalid)
+    reasons = Counter(_clip(to_clause(sample.reason), 120) for sample in invalid)
     top = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(3))
     rest = len(reasons) - 3
     return [f"Invalid samples: {len(invalid)} ({top}{f'; {rest} other reasons' if rest > 0 else ''})."]

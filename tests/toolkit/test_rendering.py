@@ -258,3 +258,10 @@ def test_other_values_render_as_json_or_one_line_per_item() -> None:
     assert render_text({"a": 1}) == '{\n  "a": 1\n}'
     assert render_text([]) == "No entries."
     assert render_text([{"x": 1}]) == '- {"x": 1}'
+
+
+def test_invalid_sample_reasons_are_quoted_without_a_doubled_period(isolated_home: Path) -> None:
+    result = _toolkit(isolated_home, ["<MoleculeS>C1CC<MoleculeE>"]).retrosynthesis(ASPIRIN, num_samples=1)
+    line = next(line for line in render_text(result).splitlines() if line.startswith("Invalid samples"))
+    assert ".)" not in line
+    assert line.endswith(").")
