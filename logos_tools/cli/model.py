@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,20 +173,21 @@ def convert(
     settings = Settings.from_env()
     target = check_output_file(out, force=force, what="OUT")
     # The bar opens with the first tensor, so a checkpoint rejected up front prints only its error.
-    bar: Any = None
-    last = [0]
+    with contextlib.ExitStack() as stack:
+        bar: Any = None
+        shown = 0
 
-    def progress(done: int, total: int, _name: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=100, label="converting", file=sys.stderr, show_eta=True)
-            bar.__enter__()
-        percent = int(100 * done / max(total, 1))
-        if percent > last[0]:
-            bar.update(percent - last[0])
-            last[0] = percent
+        def progress(done: int, total: int, _name: str) -> None:
+            nonlocal bar, shown
+            if bar is None:
+                bar = stack.enter_context(
+                    click.progressbar(length=100, label="converting", file=sys.stderr, show_eta=True)
+                )
+            percent = int(100 * done / max(total, 1))
+            if percent > shown:
+                bar.update(percent - shown)
+                shown = percent
 
-    try:
         report = convert_checkpoint(
             hf_dir,
             target,
@@ -195,9 +197,6 @@ def convert(
             progress=progress,
             profile=settings.profile,
         )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     emit(
         report,
         as_json=as_json,

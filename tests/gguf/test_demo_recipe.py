@@ -13,18 +13,11 @@ import pytest
 
 from logos_tools.grammar.blocks import parse_blocks
 from logos_tools.grammar.profile import Profile
+from tests.demo_model import DEMO_HF_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "gguf" / "recipes" / "build_demo.py"
 SHIPPED = REPO / "gguf" / "demo"
-HF_FILES = {
-    "config.json",
-    "generation_config.json",
-    "model.safetensors",
-    "special_tokens_map.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-}
 
 
 def _shipped_state() -> dict[str, str]:
@@ -70,7 +63,10 @@ def test_the_smoke_build_writes_the_checkpoint_and_both_ggufs_into_its_own_folde
 ) -> None:
     record = smoke_runs.first
     files = record["files"]
-    assert set(files) == {f"hf/{name}" for name in HF_FILES} | {"logos-demo-f16.gguf", "logos-demo-q8_0.gguf"}
+    assert set(files) == {f"hf/{name}" for name in DEMO_HF_FILES} | {
+        "logos-demo-f16.gguf",
+        "logos-demo-q8_0.gguf",
+    }
     assert all(entry["size"] > 0 for entry in files.values())
     assert files["logos-demo-q8_0.gguf"]["size"] < files["logos-demo-f16.gguf"]["size"]
     assert record["smoke"] is True

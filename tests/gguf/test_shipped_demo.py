@@ -15,20 +15,11 @@ from logos_tools.grammar.profile import Profile
 from logos_tools.models.gguf_file import inspect_gguf
 from logos_tools.models.manifest import load_manifest
 from logos_tools.models.native import load_model
-from tests.demo_model import DEMO_F16, DEMO_HF, DEMO_Q8
-
-HF_FILES = (
-    "config.json",
-    "generation_config.json",
-    "model.safetensors",
-    "special_tokens_map.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-)
+from tests.demo_model import DEMO_F16, DEMO_HF, DEMO_HF_FILES, DEMO_Q8
 
 
 def test_the_demo_checkpoint_and_both_ggufs_are_shipped() -> None:
-    for name in HF_FILES:
+    for name in DEMO_HF_FILES:
         assert (DEMO_HF / name).is_file(), name
     assert DEMO_F16.is_file()
     assert DEMO_Q8.is_file()

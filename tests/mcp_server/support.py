@@ -8,12 +8,14 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import jsonschema  # type: ignore[import-untyped]
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
@@ -91,6 +93,43 @@ OUTGROWS_ONE_SECOND = {
     "seed": 3,
     "time_budget_s": 1,
 }
+
+
+# The raw JSON-RPC handshake, for tests that speak to a server without the SDK's client.
+INITIALIZE_REQUEST: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+INITIALIZED_NOTIFICATION: dict[str, Any] = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+async def cancel_a_long_generation(client: Client) -> tuple[CallToolResult, float]:
+    """Start a generation that would run for minutes, cancel it once it reports progress, then call
+    another tool: that call's result and how long it waited for the model after the cancel."""
+    started = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        started.set()
+
+    async with anyio.create_task_group() as group:
+
+        async def huge_request() -> None:
+            arguments = {"num_molecules": 200, "max_samples": 5000, "time_budget_s": 600}
+            await client.call_tool("generate_molecules", arguments, progress_callback=on_progress)
+
+        group.start_soon(huge_request)
+        await started.wait()
+        group.cancel_scope.cancel()
+    cancelled_at = time.monotonic()
+    # The model lock is free again only once the cancelled generation has stopped.
+    follow_up = await client.call_tool("score_objects", {"objects": [{"kind": "molecule", "value": "CCO"}]})
+    return follow_up, time.monotonic() - cancelled_at
 
 
 def text_of(result: CallToolResult) -> str:

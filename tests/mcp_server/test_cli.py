@@ -10,14 +10,22 @@ import sys
 import time
 from pathlib import Path
 
-import anyio
 import click
 import pytest
 from mcp import Client, StdioServerParameters
 
 from logos_tools.store.results import ResultStore
 from logos_tools.toolkit import TOOL_NAMES
-from tests.mcp_server.support import LOGOS_MCP, call_every_tool, http_server, server_environment, text_of
+from tests.mcp_server.support import (
+    INITIALIZE_REQUEST,
+    INITIALIZED_NOTIFICATION,
+    LOGOS_MCP,
+    call_every_tool,
+    cancel_a_long_generation,
+    http_server,
+    server_environment,
+    text_of,
+)
 
 pytestmark = pytest.mark.anyio
 HEAVY_AT_IMPORT = ("rdkit", "llama_cpp", "torch", "mcp", "pymatgen", "Bio")
@@ -43,17 +51,8 @@ def test_logos_mcp_over_stdio_answers_tools_list_within_two_seconds_of_start(tmp
     # The server's CPU time is the measure: on a shared CI machine the wall clock also counts waiting
     # for a core. On an idle machine the two agree (start-up is single-threaded imports).
     handshake = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        INITIALIZE_REQUEST,
+        INITIALIZED_NOTIFICATION,
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -106,26 +105,8 @@ async def test_the_model_flag_chooses_the_model_the_tools_run(tmp_path: Path) ->
 
 
 async def test_a_cancel_from_the_client_stops_the_servers_generation(tmp_path: Path, demo_path: Path) -> None:
-    started = anyio.Event()
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        started.set()
-
     async with Client(_stdio(tmp_path, "--no-images")) as client:
-        async with anyio.create_task_group() as group:
-
-            async def huge_request() -> None:
-                arguments = {"num_molecules": 200, "max_samples": 5000, "time_budget_s": 600}
-                await client.call_tool("generate_molecules", arguments, progress_callback=on_progress)
-
-            group.start_soon(huge_request)
-            await started.wait()
-            group.cancel_scope.cancel()
-        cancelled_at = time.monotonic()
-        follow_up = await client.call_tool(
-            "score_objects", {"objects": [{"kind": "molecule", "value": "CCO"}]}
-        )
-        waited = time.monotonic() - cancelled_at
+        follow_up, waited = await cancel_a_long_generation(client)
     assert not follow_up.is_error, text_of(follow_up)
     assert waited < 30, f"the cancelled generation kept the model for {waited:.0f} s"
     assert ResultStore(tmp_path / "results.sqlite3").list(tool="generate_molecules") == []
@@ -135,17 +116,8 @@ def test_stdout_carries_only_protocol_messages_even_while_the_model_loads(
     tmp_path: Path, demo_path: Path
 ) -> None:
     messages = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        INITIALIZE_REQUEST,
+        INITIALIZED_NOTIFICATION,
         {
             "jsonrpc": "2.0",
             "id": 2,
@@ -280,16 +252,6 @@ async def test_the_http_server_stops_cleanly_on_a_signal(tmp_path: Path, sig: si
 def test_the_stdio_server_stops_cleanly_on_a_signal_even_during_a_call(
     tmp_path: Path, demo_path: Path, sig: signal.Signals, busy: bool
 ) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     call = {
         "jsonrpc": "2.0",
         "id": 2,
@@ -303,11 +265,11 @@ def test_the_stdio_server_stops_cleanly_on_a_signal_even_during_a_call(
     with _stdio_server(tmp_path, "--no-images", stderr=subprocess.PIPE) as process:
         assert process.stdin is not None
         assert process.stdout is not None
-        process.stdin.write(json.dumps(initialize) + "\n")
+        process.stdin.write(json.dumps(INITIALIZE_REQUEST) + "\n")
         process.stdin.flush()
         assert json.loads(process.stdout.readline())["id"] == 1  # serving: the signal handler is in place
         if busy:
-            process.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+            process.stdin.write(json.dumps(INITIALIZED_NOTIFICATION) + "\n")
             process.stdin.write(json.dumps(call) + "\n")
             process.stdin.flush()
             assert json.loads(process.stdout.readline())["method"] == "notifications/progress"

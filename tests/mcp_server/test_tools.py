@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,13 @@ from logos_tools.settings import Settings
 from logos_tools.toolkit import TOOL_NAMES
 from logos_tools.toolkit.toolkit import Toolkit
 from tests.mcp_server.conftest import scripted_toolkit
-from tests.mcp_server.support import HIV_PROTEASE, TOOL_CALLS, call_every_tool, text_of
+from tests.mcp_server.support import (
+    HIV_PROTEASE,
+    TOOL_CALLS,
+    call_every_tool,
+    cancel_a_long_generation,
+    text_of,
+)
 
 pytestmark = pytest.mark.anyio
 ASPIRIN_RETRO = "<MoleculeS>CC(=O)O<MoleculeE><MoleculeS>O=C(O)c1ccccc1O<MoleculeE>"
@@ -187,27 +192,8 @@ async def test_progress_notifications_count_seconds_against_the_time_budget(demo
 
 
 async def test_cancelling_a_call_stops_its_generation_promptly(demo_toolkit: Toolkit) -> None:
-    started = anyio.Event()
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        started.set()
-
     async with Client(build_server(demo_toolkit, images=False)) as client:
-        async with anyio.create_task_group() as group:
-
-            async def huge_request() -> None:
-                arguments = {"num_molecules": 200, "max_samples": 5000, "time_budget_s": 600}
-                await client.call_tool("generate_molecules", arguments, progress_callback=on_progress)
-
-            group.start_soon(huge_request)
-            await started.wait()
-            group.cancel_scope.cancel()
-        cancelled_at = time.monotonic()
-        # The model lock is free again only once the cancelled generation has stopped.
-        follow_up = await client.call_tool(
-            "score_objects", {"objects": [{"kind": "molecule", "value": "CCO"}]}
-        )
-        waited = time.monotonic() - cancelled_at
+        follow_up, waited = await cancel_a_long_generation(client)
     assert not follow_up.is_error, text_of(follow_up)
     assert waited < 30, f"the cancelled generation kept the model for {waited:.0f} s"
     assert demo_toolkit.store.list(tool="generate_molecules") == []  # it stopped before recording a result

@@ -22,20 +22,9 @@ from logos_tools.mcp_server.transport import (
     is_loopback,
 )
 from logos_tools.toolkit import TOOL_NAMES
-from tests.mcp_server.support import HttpServer, call_every_tool, http_server, text_of
+from tests.mcp_server.support import INITIALIZE_REQUEST, HttpServer, call_every_tool, http_server, text_of
 
-INITIALIZE = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
-)
+INITIALIZE = json.dumps(INITIALIZE_REQUEST)
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
